@@ -1,0 +1,1 @@
+"""The write side of loyalty-ledger: aggregates, ledger rules and the application."""

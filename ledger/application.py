@@ -1,0 +1,639 @@
+"""The ledger application: one method per command, one save per command (or per batch)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from ledger import ids
+from ledger.access import ROLES, ApiKey, key_id_for, new_token, token_hash
+from ledger.clock import Clock, SystemClock
+from ledger.commands import (
+    Accrue,
+    Adjust,
+    Command,
+    Enroll,
+    Redeem,
+    ReverseAccrual,
+    ReverseRedemption,
+)
+from ledger.config import Settings
+from ledger.errors import (
+    IdempotencyConflict,
+    InvalidCommand,
+    LedgerError,
+    NotFound,
+)
+from ledger.member import Member
+from ledger.partner import Partner, PartnerTerms
+from ledger.program import Program, ProgramRules
+from ledger.transaction_key import TransactionKey, fingerprint
+from ledger.unit_of_work import OperationMark, UnitOfWork
+
+log = logging.getLogger("ledger.commands")
+
+ENROLLMENT_SCOPE = "#enrollment"
+ADJUSTMENT_SCOPE = "#operator"
+SAVE_ATTEMPTS = 60
+BATCH_CHUNK = 1000
+
+T = TypeVar("T")
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class LogPositions(Protocol):
+    """Finds the log position of a stored event (the store's concern, not the ledger's)."""
+
+    def position_of(self, originator_id: UUID, originator_version: int) -> int | None: ...
+
+
+@dataclass
+class Outcome:
+    """What a command answers: its body, whether it was a replay, and its log position."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+    position: int | None = None
+
+
+@dataclass
+class SweepReport:
+    as_of: datetime
+    activated_points: int = 0
+    expired_points: int = 0
+    members_touched: int = 0
+    tier_changes: int = 0
+    position: int | None = None
+
+
+class Ledger(Application[UUID]):
+    name = "Ledger"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        positions: LogPositions | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.clock: Clock = clock or SystemClock()
+        self.positions = positions
+        super().__init__(env={**self.settings.persistence_env(), **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _retrying(self) -> Retrying:
+        # A concurrent save to the same aggregate loses on its primary key; reload and retry.
+        return Retrying(
+            retry=retry_if_exception_type(IntegrityError),
+            stop=stop_after_attempt(SAVE_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.005, max=0.2),
+            reraise=True,
+        )
+
+    def _run(self, handler: Callable[[UnitOfWork, datetime], dict[str, Any]]) -> Outcome:
+        """Run one command in its own unit of work, retrying on a concurrent write."""
+        for attempt in self._retrying():
+            with attempt:
+                uow = UnitOfWork(self)
+                with uow.operation() as mark:
+                    body = handler(uow, self.clock.now())
+                positions = uow.commit()
+                return self._outcome(body, mark, positions)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _outcome(
+        self, body: dict[str, Any], mark: OperationMark, positions: dict[tuple[UUID, int], int]
+    ) -> Outcome:
+        # A replay's position is that of the original operation's last event: its key's.
+        replayed = "_anchor" in body
+        anchor = body.get("_anchor", mark.anchor)
+        body = {k: v for k, v in body.items() if k != "_anchor"}
+        position = None
+        if anchor is not None:
+            position = positions.get(anchor)
+            if position is None and self.positions is not None:
+                position = self.positions.position_of(*anchor)
+        return Outcome(body=body, replayed=replayed, position=position)
+
+    def rules(self, uow: UnitOfWork | None = None) -> ProgramRules:
+        default = ProgramRules(currency=self.settings.currency)
+        if uow is not None:
+            program = uow.get(ids.program_id(), Program)
+        else:
+            program = self._get(ids.program_id(), Program)
+        return program.rules(default) if program is not None else default
+
+    def _get(self, aggregate_id: UUID, cls: type[T]) -> T | None:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    @staticmethod
+    def _require(aggregate: T | None, what: str) -> T:
+        if aggregate is None:
+            raise NotFound(f"{what} not found")
+        return aggregate
+
+    def _partner(self, uow: UnitOfWork, partner_id: str) -> Partner:
+        partner = self._require(uow.get(ids.partner_id(partner_id), Partner), f"partner {partner_id}")
+        partner.check_active()
+        return partner
+
+    def _member(self, uow: UnitOfWork, member_id: str) -> Member:
+        return self._require(uow.get(ids.member_id(member_id), Member), f"member {member_id}")
+
+    @staticmethod
+    def _replay_or_none(
+        uow: UnitOfWork, scope: str, key: str, request_fingerprint: str
+    ) -> dict[str, Any] | None:
+        key_id = ids.transaction_key_id(scope, key)
+        existing = uow.get(key_id, TransactionKey)
+        if existing is None:
+            return None
+        return {**existing.replay(request_fingerprint), "_anchor": (key_id, 1)}
+
+    @staticmethod
+    def _record_key(
+        uow: UnitOfWork,
+        now: datetime,
+        scope: str,
+        key: str,
+        operation: str,
+        member_id: str,
+        request_fingerprint: str,
+        result: dict[str, Any],
+    ) -> None:
+        uow.add(
+            TransactionKey(
+                timestamp=now,
+                partner_id=scope,
+                transaction_id=key,
+                operation=operation,
+                member_id=member_id,
+                fingerprint=request_fingerprint,
+                result=result,
+            )
+        )
+
+    # ------------------------------------------------------------------ program
+
+    def program(self) -> ProgramRules:
+        return self.rules()
+
+    def configure_program(self, rules: ProgramRules) -> ProgramRules:
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            program = uow.get(ids.program_id(), Program)
+            if program is None:
+                program = Program(timestamp=now)
+                uow.add(program)
+            if program.rules_data != rules.as_dict():
+                program.configure(timestamp=now, rules=rules.as_dict())
+            return rules.as_dict()
+
+        self._run(handle)
+        return rules
+
+    # ----------------------------------------------------------------- partners
+
+    def register_partner(self, terms: PartnerTerms) -> Outcome:
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            existing = uow.get(ids.partner_id(terms.partner_id), Partner)
+            if existing is not None:
+                if existing.terms != terms:
+                    raise IdempotencyConflict(
+                        f"partner {terms.partner_id} is already registered with other terms"
+                    )
+                return {**existing.as_dict(), "_anchor": (existing.id, 1)}
+            partner = Partner(timestamp=now, **terms.as_dict())
+            uow.add(partner)
+            return partner.as_dict()
+
+        return self._run(handle)
+
+    def partner(self, partner_id: str) -> Partner:
+        return self._require(self._get(ids.partner_id(partner_id), Partner), f"partner {partner_id}")
+
+    def suspend_partner(self, partner_id: str) -> Outcome:
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            partner = self._require(
+                uow.get(ids.partner_id(partner_id), Partner), f"partner {partner_id}"
+            )
+            if partner.status == "active":
+                partner.suspend(timestamp=now)
+            return partner.as_dict()
+
+        return self._run(handle)
+
+    # --------------------------------------------------------------------- keys
+
+    def issue_key(
+        self, role: str, partner_id: str | None, name: str, token: str | None = None
+    ) -> tuple[str, ApiKey]:
+        """Issue a key; return the token (shown once) and the key. Only its hash is stored."""
+        if role not in ROLES:
+            raise InvalidCommand(f"role must be one of {', '.join(ROLES)}", field="role")
+        if (role == "partner") != (partner_id is not None):
+            raise InvalidCommand("partner_id is required for, and only for, role partner",
+                                 field="partner_id")
+        if partner_id is not None:
+            self.partner(partner_id)
+        token = token or new_token()
+        key_id = key_id_for(token)
+
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            existing = uow.get(ids.api_key_id(key_id), ApiKey)
+            if existing is not None:
+                return existing.as_dict()
+            key = ApiKey(
+                timestamp=now,
+                key_id=key_id,
+                token_sha256=token_hash(token),
+                role=role,
+                partner_id=partner_id,
+                name=name,
+            )
+            uow.add(key)
+            return key.as_dict()
+
+        self._run(handle)
+        return token, self._require(self._get(ids.api_key_id(key_id), ApiKey), "key")
+
+    def revoke_key(self, key_id: str) -> None:
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            key = self._require(uow.get(ids.api_key_id(key_id), ApiKey), f"key {key_id}")
+            if not key.revoked:
+                key.revoke(timestamp=now)
+            return key.as_dict()
+
+        self._run(handle)
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        key = self._get(ids.api_key_id(key_id_for(token)), ApiKey)
+        return key if key is not None and key.matches(token) else None
+
+    # ------------------------------------------------------------------ members
+
+    def enroll(self, command: Enroll) -> Outcome:
+        return self._run(lambda uow, now: self._enroll(uow, now, command))
+
+    def _enroll(self, uow: UnitOfWork, now: datetime, command: Enroll) -> dict[str, Any]:
+        request = fingerprint("enroll", command.fingerprint_data())
+        replay = self._replay_or_none(uow, ENROLLMENT_SCOPE, command.member_id, request)
+        if replay is not None:
+            return replay
+        if command.partner_id is not None:
+            self._partner(uow, command.partner_id)
+        if command.enrolled_at is not None and command.enrolled_at > now + timedelta(minutes=5):
+            raise InvalidCommand("enrolled_at must not be in the future", field="enrolled_at")
+        rules = self.rules(uow)
+        member = Member(
+            timestamp=now,
+            member_id=command.member_id,
+            enrolled_at=command.enrolled_at or now,
+            birth_date=command.birth_date,
+            enrolled_by=command.partner_id or ids.OPERATOR,
+            tier=rules.ladder.lowest.code,
+        )
+        member.grant_enrollment_bonus(now, rules)
+        uow.add(member)
+        result = {**member.as_dict(), "balance": member.balance()}
+        self._record_key(
+            uow, now, ENROLLMENT_SCOPE, command.member_id, "enroll", command.member_id, request,
+            result,
+        )
+        return result
+
+    def member(self, member_id: str) -> Member:
+        return self._require(self._get(ids.member_id(member_id), Member), f"member {member_id}")
+
+    def member_as_of(self, member_id: str, as_of: datetime) -> Member | None:
+        """The member as recorded at `as_of`: only events recorded at or before it."""
+        aggregate_id = ids.member_id(member_id)
+        version = 0
+        for domain_event in self.events.get(aggregate_id):
+            if domain_event.timestamp > as_of:
+                break
+            version = domain_event.originator_version
+        if version == 0:
+            return None
+        member = self.repository.get(aggregate_id, version=version)
+        return cast(Member, member)
+
+    def change_member_status(self, member_id: str, action: str) -> Outcome:
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            member = self._member(uow, member_id)
+            member.run_due(now, self.rules(uow))
+            getattr(member, {"suspend": "suspend", "reactivate": "reactivate", "close": "close"}[
+                action
+            ])(now)
+            return {**member.as_dict(), "balance": member.balance()}
+
+        return self._run(handle)
+
+    def adjust(self, command: Adjust) -> Outcome:
+        return self._run(lambda uow, now: self._adjust(uow, now, command))
+
+    def _adjust(self, uow: UnitOfWork, now: datetime, command: Adjust) -> dict[str, Any]:
+        request = fingerprint("adjust", command.fingerprint_data())
+        replay = self._replay_or_none(uow, ADJUSTMENT_SCOPE, command.adjustment_id, request)
+        if replay is not None:
+            return replay
+        member = self._member(uow, command.member_id)
+        rules = self.rules(uow)
+        member.run_due(now, rules)
+        member.adjust(
+            now, rules, command.adjustment_id, command.points, command.reason, command.allow_debt
+        )
+        result = {
+            "adjustment_id": command.adjustment_id,
+            "member_id": command.member_id,
+            "points": command.points,
+            "reason": command.reason,
+            "recorded_at": now,
+            "balance": member.balance(),
+        }
+        self._record_key(
+            uow, now, ADJUSTMENT_SCOPE, command.adjustment_id, "adjust", command.member_id,
+            request, result,
+        )
+        return result
+
+    # --------------------------------------------------------- partner commands
+
+    def accrue(self, command: Accrue) -> Outcome:
+        return self.execute(command)
+
+    def redeem(self, command: Redeem) -> Outcome:
+        return self.execute(command)
+
+    def reverse_accrual(self, command: ReverseAccrual) -> Outcome:
+        return self.execute(command)
+
+    def reverse_redemption(self, command: ReverseRedemption) -> Outcome:
+        return self.execute(command)
+
+    def execute(self, command: Command) -> Outcome:
+        return self._run(lambda uow, now: self._handle(uow, now, command))
+
+    def _handle(self, uow: UnitOfWork, now: datetime, command: Command) -> dict[str, Any]:
+        if isinstance(command, Enroll):
+            return self._enroll(uow, now, command)
+        if isinstance(command, Adjust):
+            return self._adjust(uow, now, command)
+        assert isinstance(command, Accrue | Redeem | ReverseAccrual | ReverseRedemption)
+        request = fingerprint(command.operation, command.fingerprint_data())
+        replay = self._replay_or_none(uow, command.partner_id, command.transaction_id, request)
+        if replay is not None:
+            return replay
+        partner = self._partner(uow, command.partner_id)
+        rules = self.rules(uow)
+        if isinstance(command, Accrue | Redeem):
+            member_id = command.member_id
+        else:
+            member_id = self._original(uow, command)
+        member = self._member(uow, member_id)
+        member.run_due(now, rules)
+        operation_id = str(ids.transaction_key_id(command.partner_id, command.transaction_id))
+        result = self._apply(member, partner, rules, now, operation_id, command)
+        result["balance"] = member.balance()
+        result["recorded_at"] = now
+        self._record_key(
+            uow, now, command.partner_id, command.transaction_id, command.operation, member_id,
+            request, result,
+        )
+        return result
+
+    def _original(self, uow: UnitOfWork, command: ReverseAccrual | ReverseRedemption) -> str:
+        wanted = "accrue" if isinstance(command, ReverseAccrual) else "redeem"
+        key = uow.get(
+            ids.transaction_key_id(command.partner_id, command.original_transaction_id),
+            TransactionKey,
+        )
+        if key is None or key.operation != wanted:
+            kind = "accrual" if wanted == "accrue" else "redemption"
+            raise NotFound(f"{kind} {command.original_transaction_id} not found")
+        return key.member_id
+
+    @staticmethod
+    def _apply(
+        member: Member,
+        partner: Partner,
+        rules: ProgramRules,
+        now: datetime,
+        operation_id: str,
+        command: Command,
+    ) -> dict[str, Any]:
+        if isinstance(command, Accrue):
+            member.accrue(
+                now, rules, partner.terms, operation_id, command.transaction_id, command.amount,
+                command.currency, command.occurred_at, command.pending_days,
+                command.bonus_points,
+            )
+            accrual = _last_event(member, "PointsAccrued")
+            return {
+                "accrual_id": operation_id,
+                "transaction_id": command.transaction_id,
+                "partner_id": partner.partner_id,
+                "member_id": member.member_id,
+                "amount": command.amount,
+                "currency": command.currency,
+                "points": accrual.points,
+                "base_points": accrual.base_points,
+                "tier_multiplier": accrual.tier_multiplier,
+                "bonus_points": accrual.bonus_points,
+                "status": "pending" if accrual.pending else "available",
+                "available_at": accrual.lot["available_at"],
+                "expires_at": accrual.lot["expires_at"],
+            }
+        if isinstance(command, Redeem):
+            member.redeem(
+                now, rules, partner.terms, operation_id, command.transaction_id, command.points,
+                command.occurred_at, command.description,
+            )
+            redemption = _last_event(member, "PointsRedeemed")
+            return {
+                "redemption_id": operation_id,
+                "transaction_id": command.transaction_id,
+                "partner_id": partner.partner_id,
+                "member_id": member.member_id,
+                "points": command.points,
+                "lots": [{"lot_id": p["lot_id"], "points": p["points"]} for p in redemption.lots],
+                "reimbursement_amount": redemption.reimbursement_amount,
+            }
+        if isinstance(command, ReverseAccrual):
+            member.reverse_accrual(
+                now, rules, partner.partner_id, operation_id, command.transaction_id,
+                command.original_transaction_id, command.refund_amount, command.occurred_at,
+                command.reason,
+            )
+            reversal = _last_event(member, "AccrualReversed")
+            return {
+                "reversal_id": operation_id,
+                "transaction_id": command.transaction_id,
+                "accrual_transaction_id": command.original_transaction_id,
+                "partner_id": partner.partner_id,
+                "member_id": member.member_id,
+                "points_reversed": reversal.points_reversed,
+                "refund_amount": reversal.refund_amount,
+                "debt_created": reversal.debt_created,
+            }
+        assert isinstance(command, ReverseRedemption)
+        member.reverse_redemption(
+            now, rules, partner.partner_id, operation_id, command.transaction_id,
+            command.original_transaction_id, command.occurred_at, command.reason,
+        )
+        restored = _last_event(member, "RedemptionReversed")
+        return {
+            "reversal_id": operation_id,
+            "transaction_id": command.transaction_id,
+            "redemption_transaction_id": command.original_transaction_id,
+            "partner_id": partner.partner_id,
+            "member_id": member.member_id,
+            "points_restored": restored.points_restored,
+        }
+
+    # ------------------------------------------------------------------ batches
+
+    def execute_batch(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
+        """Apply commands in order, each atomic on its own, many per transaction.
+
+        If a chunk's transaction loses to a concurrent writer, that chunk is redone one
+        command at a time (each with its own retries), so only conflicting work is repeated.
+        """
+        results: list[Outcome | LedgerError] = []
+        for start in range(0, len(commands), BATCH_CHUNK):
+            chunk = commands[start : start + BATCH_CHUNK]
+            try:
+                results.extend(self._execute_chunk(chunk))
+            except IntegrityError:
+                for command in chunk:
+                    try:
+                        results.append(self.execute(command))
+                    except LedgerError as error:
+                        results.append(error)
+        return results
+
+    def _execute_chunk(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
+        uow = UnitOfWork(self)
+        staged: list[tuple[dict[str, Any], OperationMark] | LedgerError] = []
+        for command in commands:
+            try:
+                with uow.operation() as mark:
+                    body = self._handle(uow, self.clock.now(), command)
+                staged.append((body, mark))
+            except LedgerError as error:
+                staged.append(error)
+        positions = uow.commit()
+        return [
+            item if isinstance(item, LedgerError) else self._outcome(item[0], item[1], positions)
+            for item in staged
+        ]
+
+    # ------------------------------------------------------------------- sweeps
+
+    def member_ids(self) -> Iterable[str]:
+        """Every enrolled member, read from the log (used until an index is available)."""
+        topics = [get_topic(Member.MemberEnrolled)]  # type: ignore[attr-defined]
+        start = 1
+        while True:
+            notifications = self.recorder.select_notifications(
+                start=start, limit=1000, topics=topics
+            )
+            if not notifications:
+                return
+            for notification in notifications:
+                state = self.mapper.transcoder.decode(notification.state)
+                yield state["member_id"]
+            start = notifications[-1].id + 1
+
+    def sweep(self, as_of: datetime | None = None, member_ids: Iterable[str] | None = None,
+              ) -> SweepReport:
+        """Emit the activations, expiries and downgrades due at `as_of` for the given members."""
+        now = self.clock.now()
+        as_of = as_of or now
+        if as_of > now:
+            raise InvalidCommand("as_of must not be in the future", field="as_of")
+        report = SweepReport(as_of=as_of)
+        candidates = self.member_ids() if member_ids is None else member_ids
+        chunk: list[str] = []
+        for member_id in candidates:
+            chunk.append(member_id)
+            if len(chunk) >= BATCH_CHUNK:
+                self._sweep_chunk(chunk, as_of, report)
+                chunk = []
+        if chunk:
+            self._sweep_chunk(chunk, as_of, report)
+        return report
+
+    def _sweep_chunk(self, member_ids: list[str], as_of: datetime, report: SweepReport) -> None:
+        for attempt in self._retrying():
+            with attempt:
+                uow = UnitOfWork(self)
+                rules = None
+                marks: list[OperationMark] = []
+                for member_id in member_ids:
+                    with uow.operation() as mark:
+                        rules = rules or self.rules(uow)
+                        member = uow.get(ids.member_id(member_id), Member)
+                        if member is not None:
+                            member.run_due(as_of, rules, now=self.clock.now())
+                    marks.append(mark)
+                positions = uow.commit()
+        for mark in marks:
+            if not mark.events:
+                continue
+            report.members_touched += 1
+            for domain_event in mark.events:
+                kind = type(domain_event).__name__
+                if kind == "PointsActivated":
+                    report.activated_points += sum(p["points"] for p in domain_event.lots)
+                elif kind == "PointsExpired":
+                    report.expired_points += sum(p["points"] for p in domain_event.lots)
+                elif kind == "TierChanged":
+                    report.tier_changes += 1
+            if mark.anchor is not None:
+                position = positions.get(mark.anchor)
+                if position is not None:
+                    report.position = max(report.position or 0, position)
+
+
+def _last_event(member: Member, name: str) -> Any:
+    for pending in reversed(member.pending_events):
+        if type(pending).__name__ == name:
+            return pending
+    raise AssertionError(f"{name} was not triggered")
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+__all__ = ["Decimal", "Ledger", "Outcome", "SweepReport"]

@@ -1,0 +1,741 @@
+"""A member's points: lots, debt, tier, status. The only aggregate with a balance invariant.
+
+Public methods are commands: they check the rules, work out the facts, and trigger one event
+whose method body is the state change. Replay only re-applies facts, never today's rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger import ids
+from ledger.base import LedgerAggregate
+from ledger.errors import (
+    AlreadyReversed,
+    CurrencyMismatch,
+    InsufficientPoints,
+    InvalidCommand,
+    MemberNotActive,
+    NotFound,
+    RefundExceedsOriginal,
+)
+from ledger.ids import OPERATOR
+from ledger.money import check_minor_digits, floor_points, round_money
+from ledger.partner import PartnerTerms
+from ledger.program import ProgramRules, lot_expiry
+
+QUALIFYING_WINDOW = timedelta(days=365)
+TIER_GUARANTEE = timedelta(days=365)
+
+
+@dataclass
+class Lot:
+    lot_id: str
+    source: str
+    points: int
+    remaining: int
+    earned_at: datetime
+    available_at: datetime
+    expires_at: datetime
+    pending: bool
+
+    def as_event(self) -> dict[str, Any]:
+        return {
+            "lot_id": self.lot_id,
+            "source": self.source,
+            "points": self.points,
+            "earned_at": self.earned_at,
+            "available_at": self.available_at,
+            "expires_at": self.expires_at,
+        }
+
+
+@dataclass
+class AccrualRecord:
+    accrual_id: str
+    partner_id: str
+    transaction_id: str
+    amount: Decimal
+    currency: str
+    occurred_at: datetime
+    points: int
+    lot_id: str
+    funding_rate: Decimal
+    refunded: Decimal = Decimal(0)
+    points_reversed: int = 0
+
+
+@dataclass
+class RedemptionRecord:
+    redemption_id: str
+    partner_id: str
+    transaction_id: str
+    points: int
+    lots: list[dict[str, Any]]
+    reimbursement_rate: Decimal
+    currency: str
+    reversed: bool = False
+
+
+def _key(partner_id: str, transaction_id: str) -> str:
+    return partner_id + "\n" + transaction_id
+
+
+def _portion(lot: Lot, points: int) -> dict[str, Any]:
+    return {"lot_id": lot.lot_id, "source": lot.source, "points": points}
+
+
+class Member(LedgerAggregate):
+    @staticmethod
+    def create_id(member_id: str) -> UUID:
+        return ids.member_id(member_id)
+
+    @event("MemberEnrolled")
+    def __init__(
+        self,
+        timestamp: datetime,
+        member_id: str,
+        enrolled_at: datetime,
+        birth_date: date | None,
+        enrolled_by: str,
+        tier: str,
+    ) -> None:
+        self.member_id = member_id
+        self.enrolled_at = enrolled_at
+        self.birth_date = birth_date
+        self.enrolled_by = enrolled_by
+        self.status = "active"
+        self.tier = tier
+        self.tier_since = enrolled_at
+        self.tier_guaranteed_until: datetime | None = None
+        self.lots: dict[str, Lot] = {}
+        self.lot_seq = 0
+        self.debt = 0
+        self.accruals: dict[str, AccrualRecord] = {}
+        self.redemptions: dict[str, RedemptionRecord] = {}
+        self.lifetime_earned = 0
+        self.lifetime_adjusted = 0
+        self.lifetime_redeemed = 0
+        self.lifetime_expired = 0
+        self.lifetime_reversed = 0
+
+    # ----------------------------------------------------------------- reading
+
+    @property
+    def available(self) -> int:
+        return sum(lot.remaining for lot in self.lots.values() if not lot.pending) - self.debt
+
+    @property
+    def pending(self) -> int:
+        return sum(lot.remaining for lot in self.lots.values() if lot.pending)
+
+    def balance(self) -> dict[str, Any]:
+        return {"available": self.available, "pending": self.pending, "tier": self.tier}
+
+    def full_balance(self) -> dict[str, Any]:
+        return {
+            "member_id": self.member_id,
+            "available": self.available,
+            "pending": self.pending,
+            "lifetime_earned": self.lifetime_earned,
+            "lifetime_adjusted": self.lifetime_adjusted,
+            "lifetime_redeemed": self.lifetime_redeemed,
+            "lifetime_expired": self.lifetime_expired,
+            "lifetime_reversed": self.lifetime_reversed,
+            "tier": self.tier,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "member_id": self.member_id,
+            "status": self.status,
+            "enrolled_at": self.enrolled_at,
+            "tier": self.tier,
+        }
+
+    def qualifying_spend(self, at: datetime) -> Decimal:
+        start = at - QUALIFYING_WINDOW
+        return sum(
+            (a.amount - a.refunded for a in self.accruals.values() if start < a.occurred_at <= at),
+            Decimal(0),
+        )
+
+    def spendable_lots(self, exclude: str | None = None) -> list[Lot]:
+        """Available lots with points left, in the order they are consumed."""
+        lots = [
+            lot
+            for lot in self.lots.values()
+            if not lot.pending and lot.remaining > 0 and lot.lot_id != exclude
+        ]
+        return sorted(lots, key=lambda lot: (lot.expires_at, lot.earned_at, lot.lot_id))
+
+    def accrual(self, partner_id: str, transaction_id: str) -> AccrualRecord | None:
+        return self.accruals.get(_key(partner_id, transaction_id))
+
+    def redemption(self, partner_id: str, transaction_id: str) -> RedemptionRecord | None:
+        return self.redemptions.get(_key(partner_id, transaction_id))
+
+    # ------------------------------------------------------------ due events
+
+    def run_due(self, as_of: datetime, rules: ProgramRules, now: datetime | None = None) -> None:
+        """Emit what is due at `as_of`: activations, then expiries, then a tier downgrade.
+
+        `now` is when the events are recorded; a sweep may run for an earlier `as_of`.
+        """
+        if self.status == "closed":
+            return
+        recorded = now or as_of
+        due = sorted(
+            (lot for lot in self.lots.values() if lot.pending and lot.available_at <= as_of),
+            key=lambda lot: (lot.available_at, lot.lot_id),
+        )
+        if due:
+            debt = self.debt
+            activated = []
+            for lot in due:
+                paid = min(debt, lot.remaining)
+                debt -= paid
+                activated.append({**_portion(lot, lot.remaining), "debt_paid": paid})
+            self._activate(timestamp=recorded, as_of=as_of, lots=activated)
+
+        expired = sorted(
+            (lot for lot in self.lots.values() if lot.remaining > 0 and lot.expires_at <= as_of),
+            key=lambda lot: (lot.expires_at, lot.lot_id),
+        )
+        if expired:
+            self._expire(
+                timestamp=recorded,
+                as_of=as_of,
+                lots=[{**_portion(lot, lot.remaining), "expires_at": lot.expires_at}
+                      for lot in expired],
+            )
+
+        ladder = rules.ladder
+        guarantee_over = self.tier_guaranteed_until is None or self.tier_guaranteed_until <= as_of
+        if guarantee_over and self.tier != ladder.lowest.code:
+            spend = self.qualifying_spend(as_of)
+            earned = ladder.for_spend(spend)
+            if ladder.rank(earned.code) < ladder.rank(self.tier) or ladder.rank(self.tier) < 0:
+                self._change_tier(
+                    timestamp=recorded,
+                    from_tier=self.tier,
+                    to_tier=earned.code,
+                    reason="downgrade",
+                    qualifying_spend=spend,
+                    guaranteed_until=None,
+                )
+
+    @event("PointsActivated")
+    def _activate(self, timestamp: datetime, as_of: datetime, lots: list[dict[str, Any]]) -> None:
+        for portion in lots:
+            lot = self.lots[portion["lot_id"]]
+            lot.pending = False
+            lot.remaining -= portion["debt_paid"]
+            self.debt -= portion["debt_paid"]
+
+    @event("PointsExpired")
+    def _expire(self, timestamp: datetime, as_of: datetime, lots: list[dict[str, Any]]) -> None:
+        for portion in lots:
+            self.lots[portion["lot_id"]].remaining -= portion["points"]
+            self.lifetime_expired += portion["points"]
+
+    @event("TierChanged")
+    def _change_tier(
+        self,
+        timestamp: datetime,
+        from_tier: str,
+        to_tier: str,
+        reason: str,
+        qualifying_spend: Decimal,
+        guaranteed_until: datetime | None,
+    ) -> None:
+        self.tier = to_tier
+        self.tier_since = timestamp
+        self.tier_guaranteed_until = guaranteed_until
+
+    # ---------------------------------------------------------------- credits
+
+    def _new_lot(
+        self, source: str, points: int, earned_at: datetime, available_at: datetime,
+        rules: ProgramRules,
+    ) -> dict[str, Any]:
+        return {
+            "lot_id": f"L{self.lot_seq + 1}",
+            "source": source,
+            "points": points,
+            "earned_at": earned_at,
+            "available_at": available_at,
+            "expires_at": lot_expiry(earned_at, rules.points_lifetime_months),
+        }
+
+    def _add_lot(self, lot: dict[str, Any], pending: bool, debt_paid: int) -> None:
+        self.lot_seq += 1
+        self.lots[lot["lot_id"]] = Lot(
+            lot_id=lot["lot_id"],
+            source=lot["source"],
+            points=lot["points"],
+            remaining=lot["points"] - debt_paid,
+            earned_at=lot["earned_at"],
+            available_at=lot["available_at"],
+            expires_at=lot["expires_at"],
+            pending=pending,
+        )
+        self.debt -= debt_paid
+
+    def grant_enrollment_bonus(self, now: datetime, rules: ProgramRules) -> None:
+        points = rules.enrollment_bonus_points
+        if points > 0:
+            lot = self._new_lot(OPERATOR, points, now, now, rules)
+            self._grant_bonus(
+                timestamp=now, reason="enrollment", lot=lot, debt_paid=min(self.debt, points)
+            )
+
+    @event("BonusGranted")
+    def _grant_bonus(
+        self, timestamp: datetime, reason: str, lot: dict[str, Any], debt_paid: int
+    ) -> None:
+        self._add_lot(lot, pending=False, debt_paid=debt_paid)
+        self.lifetime_earned += lot["points"]
+
+    def check_active(self) -> None:
+        if self.status != "active":
+            raise MemberNotActive(f"member {self.member_id} is {self.status}")
+
+    def check_not_closed(self) -> None:
+        if self.status == "closed":
+            raise MemberNotActive(f"member {self.member_id} is closed")
+
+    def accrue(
+        self,
+        now: datetime,
+        rules: ProgramRules,
+        partner: PartnerTerms,
+        accrual_id: str,
+        transaction_id: str,
+        amount: Decimal,
+        currency: str,
+        occurred_at: datetime,
+        pending_days: int | None,
+        bonus_points: int,
+    ) -> None:
+        self.check_active()
+        if currency != partner.currency:
+            raise CurrencyMismatch(
+                f"partner {partner.partner_id} posts in {partner.currency}, not {currency}"
+            )
+        if amount <= 0:
+            raise InvalidCommand("amount must be greater than zero", field="amount")
+        if bonus_points < 0:
+            raise InvalidCommand("bonus_points must not be negative", field="bonus_points")
+        check_minor_digits(amount, currency, "amount")
+        rules.check_occurred_at(occurred_at, now)
+        days = partner.pending_days if pending_days is None else pending_days
+        multiplier = rules.ladder.multiplier(self.tier)
+        base_points = floor_points(amount * partner.earn_rate)
+        points = floor_points(amount * partner.earn_rate * multiplier) + bonus_points
+        available_at = occurred_at + timedelta(days=days)
+        pending = available_at > now
+        self._accrue(
+            timestamp=now,
+            accrual_id=accrual_id,
+            partner_id=partner.partner_id,
+            transaction_id=transaction_id,
+            amount=amount,
+            currency=currency,
+            occurred_at=occurred_at,
+            earn_rate=partner.earn_rate,
+            tier=self.tier,
+            tier_multiplier=multiplier,
+            base_points=base_points,
+            bonus_points=bonus_points,
+            points=points,
+            pending_days=days,
+            funding_rate=partner.funding_rate,
+            funding_amount=round_money(points * partner.funding_rate, currency),
+            lot=self._new_lot(partner.partner_id, points, occurred_at, available_at, rules),
+            pending=pending,
+            debt_paid=0 if pending else min(self.debt, points),
+        )
+        spend = self.qualifying_spend(now)
+        earned = rules.ladder.for_spend(spend)
+        if rules.ladder.rank(earned.code) > rules.ladder.rank(self.tier):
+            self._change_tier(
+                timestamp=now,
+                from_tier=self.tier,
+                to_tier=earned.code,
+                reason="upgrade",
+                qualifying_spend=spend,
+                guaranteed_until=now + TIER_GUARANTEE,
+            )
+
+    @event("PointsAccrued")
+    def _accrue(
+        self,
+        timestamp: datetime,
+        accrual_id: str,
+        partner_id: str,
+        transaction_id: str,
+        amount: Decimal,
+        currency: str,
+        occurred_at: datetime,
+        earn_rate: Decimal,
+        tier: str,
+        tier_multiplier: Decimal,
+        base_points: int,
+        bonus_points: int,
+        points: int,
+        pending_days: int,
+        funding_rate: Decimal,
+        funding_amount: Decimal,
+        lot: dict[str, Any],
+        pending: bool,
+        debt_paid: int,
+    ) -> None:
+        self._add_lot(lot, pending=pending, debt_paid=debt_paid)
+        self.lifetime_earned += points
+        self.accruals[_key(partner_id, transaction_id)] = AccrualRecord(
+            accrual_id=accrual_id,
+            partner_id=partner_id,
+            transaction_id=transaction_id,
+            amount=amount,
+            currency=currency,
+            occurred_at=occurred_at,
+            points=points,
+            lot_id=lot["lot_id"],
+            funding_rate=funding_rate,
+        )
+
+    def adjust(
+        self,
+        now: datetime,
+        rules: ProgramRules,
+        adjustment_id: str,
+        points: int,
+        reason: str,
+        allow_debt: bool,
+    ) -> None:
+        self.check_not_closed()
+        if points == 0:
+            raise InvalidCommand("points must not be zero", field="points")
+        if points > 0:
+            self._adjust(
+                timestamp=now,
+                adjustment_id=adjustment_id,
+                points=points,
+                reason=reason,
+                lot=self._new_lot(OPERATOR, points, now, now, rules),
+                debt_paid=min(self.debt, points),
+                lots=[],
+                debt_created=0,
+            )
+            return
+        wanted = -points
+        if wanted > self.available and not allow_debt:
+            raise InsufficientPoints(
+                f"member {self.member_id} has {self.available} points available, not {wanted}"
+            )
+        lots, missing = self._take_available(wanted)
+        self._adjust(
+            timestamp=now,
+            adjustment_id=adjustment_id,
+            points=points,
+            reason=reason,
+            lot=None,
+            debt_paid=0,
+            lots=lots,
+            debt_created=missing,
+        )
+
+    @event("PointsAdjusted")
+    def _adjust(
+        self,
+        timestamp: datetime,
+        adjustment_id: str,
+        points: int,
+        reason: str,
+        lot: dict[str, Any] | None,
+        debt_paid: int,
+        lots: list[dict[str, Any]],
+        debt_created: int,
+    ) -> None:
+        if lot is not None:
+            self._add_lot(lot, pending=False, debt_paid=debt_paid)
+        self._consume(lots)
+        self.debt += debt_created
+        self.lifetime_adjusted += points
+
+    # ----------------------------------------------------------------- debits
+
+    def _take_available(self, points: int, first: Lot | None = None) -> tuple[
+        list[dict[str, Any]], int
+    ]:
+        """Plan which lots give `points` (a given lot first); return the plan and the shortfall."""
+        plan: list[dict[str, Any]] = []
+        missing = points
+        candidates = ([first] if first is not None else []) + self.spendable_lots(
+            exclude=first.lot_id if first is not None else None
+        )
+        for lot in candidates:
+            if missing == 0:
+                break
+            take = min(lot.remaining, missing)
+            if take > 0:
+                plan.append(_portion(lot, take))
+                missing -= take
+        return plan, missing
+
+    def _consume(self, lots: list[dict[str, Any]]) -> None:
+        for portion in lots:
+            self.lots[portion["lot_id"]].remaining -= portion["points"]
+
+    def redeem(
+        self,
+        now: datetime,
+        rules: ProgramRules,
+        partner: PartnerTerms,
+        redemption_id: str,
+        transaction_id: str,
+        points: int,
+        occurred_at: datetime,
+        description: str | None,
+    ) -> None:
+        self.check_active()
+        if points <= 0:
+            raise InvalidCommand("points must be greater than zero", field="points")
+        rules.check_occurred_at(occurred_at, now)
+        if points > self.available:
+            raise InsufficientPoints(
+                f"member {self.member_id} has {self.available} points available, not {points}"
+            )
+        lots, _ = self._take_available(points)
+        self._redeem(
+            timestamp=now,
+            redemption_id=redemption_id,
+            partner_id=partner.partner_id,
+            transaction_id=transaction_id,
+            points=points,
+            occurred_at=occurred_at,
+            description=description,
+            lots=lots,
+            reimbursement_rate=partner.reimbursement_rate,
+            reimbursement_amount=round_money(points * partner.reimbursement_rate, partner.currency),
+            currency=partner.currency,
+        )
+
+    @event("PointsRedeemed")
+    def _redeem(
+        self,
+        timestamp: datetime,
+        redemption_id: str,
+        partner_id: str,
+        transaction_id: str,
+        points: int,
+        occurred_at: datetime,
+        description: str | None,
+        lots: list[dict[str, Any]],
+        reimbursement_rate: Decimal,
+        reimbursement_amount: Decimal,
+        currency: str,
+    ) -> None:
+        self._consume(lots)
+        self.lifetime_redeemed += points
+        self.redemptions[_key(partner_id, transaction_id)] = RedemptionRecord(
+            redemption_id=redemption_id,
+            partner_id=partner_id,
+            transaction_id=transaction_id,
+            points=points,
+            lots=lots,
+            reimbursement_rate=reimbursement_rate,
+            currency=currency,
+        )
+
+    def reverse_accrual(
+        self,
+        now: datetime,
+        rules: ProgramRules,
+        partner_id: str,
+        reversal_id: str,
+        transaction_id: str,
+        accrual_transaction_id: str,
+        refund_amount: Decimal | None,
+        occurred_at: datetime,
+        reason: str | None,
+    ) -> None:
+        self.check_not_closed()
+        rules.check_occurred_at(occurred_at, now)
+        accrual = self.accrual(partner_id, accrual_transaction_id)
+        if accrual is None:
+            raise NotFound(f"accrual {accrual_transaction_id} not found")
+        refundable = accrual.amount - accrual.refunded
+        if refundable <= 0:
+            raise AlreadyReversed(f"accrual {accrual_transaction_id} is already fully reversed")
+        if refund_amount is not None:
+            if refund_amount <= 0:
+                raise InvalidCommand("refund_amount must be greater than zero", "refund_amount")
+            check_minor_digits(refund_amount, accrual.currency, "refund_amount")
+            if refund_amount > refundable:
+                raise RefundExceedsOriginal(
+                    f"refund {refund_amount} exceeds the {refundable} not yet refunded"
+                )
+        refund = refundable if refund_amount is None else refund_amount
+        unreversed = accrual.points - accrual.points_reversed
+        if refund == refundable:
+            points = unreversed
+        else:
+            points = min(unreversed, floor_points(accrual.points * refund / accrual.amount))
+        own_lot = self.lots[accrual.lot_id]
+        lots, missing = self._take_available(points, first=own_lot)
+        self._reverse_accrual(
+            timestamp=now,
+            reversal_id=reversal_id,
+            partner_id=partner_id,
+            transaction_id=transaction_id,
+            accrual_id=accrual.accrual_id,
+            accrual_transaction_id=accrual_transaction_id,
+            refund_amount=refund,
+            currency=accrual.currency,
+            points_reversed=points,
+            lots=lots,
+            debt_created=missing,
+            funding_rate=accrual.funding_rate,
+            funding_amount=round_money(points * accrual.funding_rate, accrual.currency),
+            occurred_at=occurred_at,
+            reason=reason,
+        )
+
+    @event("AccrualReversed")
+    def _reverse_accrual(
+        self,
+        timestamp: datetime,
+        reversal_id: str,
+        partner_id: str,
+        transaction_id: str,
+        accrual_id: str,
+        accrual_transaction_id: str,
+        refund_amount: Decimal,
+        currency: str,
+        points_reversed: int,
+        lots: list[dict[str, Any]],
+        debt_created: int,
+        funding_rate: Decimal,
+        funding_amount: Decimal,
+        occurred_at: datetime,
+        reason: str | None,
+    ) -> None:
+        self._consume(lots)
+        self.debt += debt_created
+        self.lifetime_reversed += points_reversed
+        accrual = self.accruals[_key(partner_id, accrual_transaction_id)]
+        accrual.refunded += refund_amount
+        accrual.points_reversed += points_reversed
+
+    def reverse_redemption(
+        self,
+        now: datetime,
+        rules: ProgramRules,
+        partner_id: str,
+        reversal_id: str,
+        transaction_id: str,
+        redemption_transaction_id: str,
+        occurred_at: datetime,
+        reason: str | None,
+    ) -> None:
+        self.check_not_closed()
+        rules.check_occurred_at(occurred_at, now)
+        redemption = self.redemption(partner_id, redemption_transaction_id)
+        if redemption is None:
+            raise NotFound(f"redemption {redemption_transaction_id} not found")
+        if redemption.reversed:
+            raise AlreadyReversed(f"redemption {redemption_transaction_id} is already reversed")
+        debt_paid = min(self.debt, redemption.points)
+        rest = redemption.points - debt_paid
+        restored = []
+        for portion in redemption.lots:
+            give = min(rest, portion["points"])
+            if give > 0:
+                restored.append({**portion, "points": give})
+                rest -= give
+        self._reverse_redemption(
+            timestamp=now,
+            reversal_id=reversal_id,
+            partner_id=partner_id,
+            transaction_id=transaction_id,
+            redemption_id=redemption.redemption_id,
+            redemption_transaction_id=redemption_transaction_id,
+            points_restored=redemption.points,
+            debt_paid=debt_paid,
+            lots=restored,
+            reimbursement_rate=redemption.reimbursement_rate,
+            reimbursement_amount=round_money(
+                redemption.points * redemption.reimbursement_rate, redemption.currency
+            ),
+            currency=redemption.currency,
+            occurred_at=occurred_at,
+            reason=reason,
+        )
+
+    @event("RedemptionReversed")
+    def _reverse_redemption(
+        self,
+        timestamp: datetime,
+        reversal_id: str,
+        partner_id: str,
+        transaction_id: str,
+        redemption_id: str,
+        redemption_transaction_id: str,
+        points_restored: int,
+        debt_paid: int,
+        lots: list[dict[str, Any]],
+        reimbursement_rate: Decimal,
+        reimbursement_amount: Decimal,
+        currency: str,
+        occurred_at: datetime,
+        reason: str | None,
+    ) -> None:
+        self.debt -= debt_paid
+        for portion in lots:
+            self.lots[portion["lot_id"]].remaining += portion["points"]
+        self.lifetime_redeemed -= points_restored
+        self.redemptions[_key(partner_id, redemption_transaction_id)].reversed = True
+
+    # ----------------------------------------------------------------- status
+
+    def suspend(self, now: datetime) -> None:
+        self.check_not_closed()
+        if self.status == "active":
+            self._suspend(timestamp=now)
+
+    @event("MemberSuspended")
+    def _suspend(self, timestamp: datetime) -> None:
+        self.status = "suspended"
+
+    def reactivate(self, now: datetime) -> None:
+        self.check_not_closed()
+        if self.status == "suspended":
+            self._reactivate(timestamp=now)
+
+    @event("MemberReactivated")
+    def _reactivate(self, timestamp: datetime) -> None:
+        self.status = "active"
+
+    def close(self, now: datetime) -> None:
+        if self.status == "closed":
+            return
+        forfeited = [
+            _portion(lot, lot.remaining) for lot in self.lots.values() if lot.remaining > 0
+        ]
+        self._close(timestamp=now, lots=forfeited)
+
+    @event("MemberClosed")
+    def _close(self, timestamp: datetime, lots: list[dict[str, Any]]) -> None:
+        for portion in lots:
+            self.lots[portion["lot_id"]].remaining -= portion["points"]
+            self.lifetime_expired += portion["points"]
+        self.status = "closed"

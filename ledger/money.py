@@ -1,0 +1,32 @@
+"""Money arithmetic: Decimal only, rounded half-up to the currency's minor unit."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from babel.numbers import get_currency_precision
+
+from ledger.errors import InvalidCommand
+
+
+def minor_digits(currency: str) -> int:
+    return int(get_currency_precision(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    quantum = Decimal(1).scaleb(-minor_digits(currency))
+    return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def check_minor_digits(amount: Decimal, currency: str, field: str) -> None:
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > minor_digits(currency):
+        raise InvalidCommand(
+            f"{field} has more than {minor_digits(currency)} decimal places for {currency}",
+            field=field,
+        )
+
+
+def floor_points(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))

@@ -1,0 +1,76 @@
+"""Partner merchants: the rates that fund and reimburse points, and whether they may post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger import ids
+from ledger.base import LedgerAggregate
+from ledger.errors import PartnerNotActive
+
+
+@dataclass(frozen=True)
+class PartnerTerms:
+    partner_id: str
+    name: str
+    currency: str
+    earn_rate: Decimal
+    funding_rate: Decimal
+    reimbursement_rate: Decimal
+    pending_days: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "partner_id": self.partner_id,
+            "name": self.name,
+            "currency": self.currency,
+            "earn_rate": self.earn_rate,
+            "funding_rate": self.funding_rate,
+            "reimbursement_rate": self.reimbursement_rate,
+            "pending_days": self.pending_days,
+        }
+
+
+class Partner(LedgerAggregate):
+    @staticmethod
+    def create_id(partner_id: str) -> UUID:
+        return ids.partner_id(partner_id)
+
+    @event("PartnerRegistered")
+    def __init__(
+        self,
+        timestamp: datetime,
+        partner_id: str,
+        name: str,
+        currency: str,
+        earn_rate: Decimal,
+        funding_rate: Decimal,
+        reimbursement_rate: Decimal,
+        pending_days: int,
+    ) -> None:
+        self.terms = PartnerTerms(
+            partner_id, name, currency, earn_rate, funding_rate, reimbursement_rate, pending_days
+        )
+        self.status = "active"
+
+    @event("PartnerSuspended")
+    def suspend(self, timestamp: datetime) -> None:
+        self.status = "suspended"
+
+    @property
+    def partner_id(self) -> str:
+        return self.terms.partner_id
+
+    def check_active(self) -> None:
+        if self.status != "active":
+            raise PartnerNotActive(f"partner {self.partner_id} is {self.status}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.terms.as_dict(), "status": self.status}

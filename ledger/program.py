@@ -1,0 +1,88 @@
+"""The one loyalty program: currency, lot lifetime, tiers, bonuses. Every change is an event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger import ids
+from ledger.base import LedgerAggregate
+
+from ledger.errors import OccurredAtOutOfRange
+from ledger.tiers import DEFAULT_TIERS, Tier, TierLadder
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ProgramRules:
+    currency: str = "EUR"
+    points_lifetime_months: int = 24
+    max_backdate_days: int = 90
+    point_value: Decimal = Decimal("0.01")
+    tiers: tuple[Tier, ...] = DEFAULT_TIERS
+    enrollment_bonus_points: int = 0
+    ladder: TierLadder = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ladder", TierLadder(self.tiers))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "points_lifetime_months": self.points_lifetime_months,
+            "max_backdate_days": self.max_backdate_days,
+            "point_value": self.point_value,
+            "tiers": [t.as_dict() for t in self.ladder.tiers],
+            "enrollment_bonus_points": self.enrollment_bonus_points,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProgramRules:
+        return cls(
+            currency=data["currency"],
+            points_lifetime_months=int(data["points_lifetime_months"]),
+            max_backdate_days=int(data["max_backdate_days"]),
+            point_value=Decimal(data["point_value"]),
+            tiers=tuple(Tier.from_dict(t) for t in data["tiers"]),
+            enrollment_bonus_points=int(data["enrollment_bonus_points"]),
+        )
+
+    def check_occurred_at(self, occurred_at: datetime, now: datetime) -> None:
+        if occurred_at > now + FUTURE_TOLERANCE:
+            raise OccurredAtOutOfRange("occurred_at is more than 5 minutes in the future")
+        if occurred_at < now - timedelta(days=self.max_backdate_days):
+            raise OccurredAtOutOfRange(
+                f"occurred_at is more than {self.max_backdate_days} days in the past"
+            )
+
+
+def lot_expiry(earned_at: datetime, lifetime_months: int) -> datetime:
+    """Start of the month after earned_at's month (UTC), plus the lifetime in months."""
+    months = earned_at.year * 12 + (earned_at.month - 1) + 1 + lifetime_months
+    return earned_at.replace(
+        year=months // 12, month=months % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
+class Program(LedgerAggregate):
+    @staticmethod
+    def create_id() -> UUID:
+        return ids.program_id()
+
+    @event("ProgramCreated")
+    def __init__(self, timestamp: datetime) -> None:
+        self.rules_data: dict[str, Any] | None = None
+
+    @event("ProgramConfigured")
+    def configure(self, timestamp: datetime, rules: dict[str, Any]) -> None:
+        self.rules_data = rules
+
+    def rules(self, default: ProgramRules) -> ProgramRules:
+        return ProgramRules.from_dict(self.rules_data) if self.rules_data else default

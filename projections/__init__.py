@@ -1,0 +1,1 @@
+"""The read side: projections of the event log, their runner, rebuild and as-of replay."""
