@@ -1,0 +1,7 @@
+"""HTTP endpoints: finance."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("finance", __name__, description="finance")

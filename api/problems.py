@@ -1,0 +1,145 @@
+"""RFC 9457 problem+json: the one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from ledger import errors
+
+PROBLEM_BASE = "https://loyalty-ledger.dev/problems/"
+log = logging.getLogger("api.errors")
+
+# Each domain error's slug decides its status; the slug is the contract partners code against.
+STATUS_BY_SLUG: dict[str, int] = {
+    "validation-error": 422,
+    "malformed-request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not-found": 404,
+    "method-not-allowed": 405,
+    "idempotency-conflict": 409,
+    "already-reversed": 409,
+    "insufficient-points": 422,
+    "member-not-active": 422,
+    "partner-not-active": 422,
+    "refund-exceeds-original": 422,
+    "currency-mismatch": 422,
+    "occurred-at-out-of-range": 422,
+    "unavailable": 503,
+    "projection-lagging": 503,
+    "internal-error": 500,
+}
+
+TITLES: dict[str, str] = {
+    "validation-error": "The request is not valid",
+    "malformed-request": "The request body is not valid JSON",
+    "unauthorized": "Missing, unknown or revoked API key",
+    "forbidden": "This key's role may not do this",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "idempotency-conflict": "Transaction id already used with a different request",
+    "already-reversed": "Already reversed",
+    "insufficient-points": "Insufficient points",
+    "member-not-active": "Member is not active",
+    "partner-not-active": "Partner is not active",
+    "refund-exceeds-original": "Refund exceeds what remains of the original",
+    "currency-mismatch": "Currency does not match the partner's",
+    "occurred-at-out-of-range": "occurred_at is out of the accepted range",
+    "unavailable": "The database is unavailable; retry",
+    "projection-lagging": "The read model has not caught up yet; retry",
+    "internal-error": "Internal error",
+}
+
+
+class Problem(Exception):
+    """An HTTP-level problem raised from a view (auth, validation, lag)."""
+
+    def __init__(
+        self,
+        slug: str,
+        detail: str,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.slug = slug
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def problem_body(slug: str, detail: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": TITLES.get(slug, slug),
+        "status": STATUS_BY_SLUG.get(slug, 500),
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    slug: str,
+    detail: str,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = problem_body(slug, detail, errors)
+    response = Response(
+        json.dumps(body), status=body["status"], mimetype="application/problem+json"
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def problem_for_error(error: errors.LedgerError) -> tuple[str, str, dict[str, Any] | None]:
+    """The (slug, detail, errors) a domain error answers with (also used inside batches)."""
+    field_errors = None
+    if isinstance(error, errors.InvalidCommand) and error.field:
+        field_errors = {error.field: [error.detail]}
+    return error.slug, error.detail, field_errors
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(error: Problem) -> Response:
+        return problem_response(error.slug, error.detail, error.errors, error.headers)
+
+    @app.errorhandler(errors.LedgerError)
+    def _ledger_error(error: errors.LedgerError) -> Response:
+        return problem_response(*problem_for_error(error))
+
+    @app.errorhandler(StoreOperationalError)
+    def _store_down(error: StoreOperationalError) -> Response:
+        log.warning("database unavailable: %s", type(error).__name__)
+        return problem_response(
+            "unavailable", "The database is unavailable; retry.", headers={"Retry-After": "2"}
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        code = error.code or 500
+        if code == 422:
+            messages = getattr(error, "data", {}).get("messages", {})
+            flat: dict[str, Any] = {}
+            for location in messages.values():
+                flat.update(location)
+            return problem_response("validation-error", "The request is not valid.", flat)
+        slug = {400: "malformed-request", 401: "unauthorized", 403: "forbidden",
+                404: "not-found", 405: "method-not-allowed"}.get(code, "internal-error")
+        response = problem_response(slug, error.description or TITLES[slug])
+        response.status_code = code
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response("internal-error", "An unexpected error occurred.")
