@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
@@ -151,7 +150,7 @@ class Ledger(Application[UUID]):
 
     def _get(self, aggregate_id: UUID, cls: type[T]) -> T | None:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
@@ -163,7 +162,8 @@ class Ledger(Application[UUID]):
         return aggregate
 
     def _partner(self, uow: UnitOfWork, partner_id: str) -> Partner:
-        partner = self._require(uow.get(ids.partner_id(partner_id), Partner), f"partner {partner_id}")
+        partner = uow.get(ids.partner_id(partner_id), Partner)
+        partner = self._require(partner, f"partner {partner_id}")
         partner.check_active()
         return partner
 
@@ -239,7 +239,8 @@ class Ledger(Application[UUID]):
         return self._run(handle)
 
     def partner(self, partner_id: str) -> Partner:
-        return self._require(self._get(ids.partner_id(partner_id), Partner), f"partner {partner_id}")
+        partner = self._get(ids.partner_id(partner_id), Partner)
+        return self._require(partner, f"partner {partner_id}")
 
     def suspend_partner(self, partner_id: str) -> Outcome:
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
@@ -339,13 +340,12 @@ class Ledger(Application[UUID]):
         aggregate_id = ids.member_id(member_id)
         version = 0
         for domain_event in self.events.get(aggregate_id):
-            if domain_event.timestamp > as_of:
+            if cast(Any, domain_event).timestamp > as_of:
                 break
             version = domain_event.originator_version
         if version == 0:
             return None
-        member = self.repository.get(aggregate_id, version=version)
-        return cast(Member, member)
+        return cast(Member, self.repository.get(aggregate_id, version=version))
 
     def change_member_status(self, member_id: str, action: str) -> Outcome:
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
@@ -631,9 +631,3 @@ def _last_event(member: Member, name: str) -> Any:
             return pending
     raise AssertionError(f"{name} was not triggered")
 
-
-def utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
-__all__ = ["Decimal", "Ledger", "Outcome", "SweepReport"]

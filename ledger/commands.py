@@ -15,7 +15,9 @@ class Command:
     def fingerprint_data(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("partner_id", None)
-        return {k: (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in data.items()}
+        return {
+            k: (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in data.items()
+        }
 
 
 @dataclass(frozen=True)

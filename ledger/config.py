@@ -1,4 +1,4 @@
-"""Settings from LEDGER_* environment variables, and the eventsourcing persistence env they imply."""
+"""Settings from LEDGER_* environment variables, and the eventsourcing env they imply."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
 from uuid import UUID
 
 from eventsourcing.domain import event

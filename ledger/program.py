@@ -6,14 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger import ids
 from ledger.base import LedgerAggregate
-
 from ledger.errors import OccurredAtOutOfRange
 from ledger.tiers import DEFAULT_TIERS, Tier, TierLadder
 

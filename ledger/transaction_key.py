@@ -7,7 +7,6 @@ import hashlib
 import json
 from datetime import datetime
 from typing import Any
-
 from uuid import UUID
 
 from eventsourcing.domain import event

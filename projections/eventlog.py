@@ -20,7 +20,7 @@ class EventLog:
     def position_of(self, originator_id: UUID, originator_version: int) -> int | None:
         if isinstance(self.recorder, PostgresApplicationRecorder):
             statement = (
-                f"SELECT notification_id FROM {self.recorder.events_table_name} "  # noqa: S608
+                f"SELECT notification_id FROM {self.recorder.events_table_name} "
                 "WHERE originator_id = %s AND originator_version = %s"
             )
             with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -29,7 +29,7 @@ class EventLog:
                 return int(row["notification_id"]) if row else None
         assert isinstance(self.recorder, SQLiteApplicationRecorder)
         statement = (
-            f"SELECT rowid FROM {self.recorder.events_table_name} "  # noqa: S608
+            f"SELECT rowid FROM {self.recorder.events_table_name} "
             "WHERE originator_id = ? AND originator_version = ?"
         )
         with self.recorder.datastore.transaction(commit=False) as curs:
