@@ -1,0 +1,66 @@
+"""`loyalty-ledger migrate`: apply the SQL in migrations/<backend>/ with yoyo-migrations.
+
+yoyo records what it applied (`_yoyo_migration`) and holds its lock row (`yoyo_lock`) while it
+applies, so two hosts migrating at once apply each file exactly once: the second waits, then
+finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from yoyo import get_backend, read_migrations
+from yoyo.backends import DatabaseBackend
+from yoyo.migrations import MigrationList
+
+from ledger.config import Settings, database_backend, sqlite_path
+
+MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
+DIRECTORY_BY_BACKEND = {"postgres": "postgresql", "sqlite": "sqlite"}
+LOCK_TIMEOUT_SECONDS = 120
+CONNECT_TIMEOUT_SECONDS = 5
+
+log = logging.getLogger("api.migrate")
+
+
+def migrations_dir(database_url: str) -> Path:
+    return MIGRATIONS_ROOT / DIRECTORY_BY_BACKEND[database_backend(database_url)]
+
+
+def yoyo_url(database_url: str) -> str:
+    """The same database as yoyo names it: psycopg 3 for PostgreSQL, the file for SQLite."""
+    if database_backend(database_url) == "sqlite":
+        path = sqlite_path(database_url)
+        if path == ":memory:":
+            raise ValueError("an in-memory SQLite database cannot be migrated")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    parts = urlsplit(database_url)
+    query = parts.query or f"connect_timeout={CONNECT_TIMEOUT_SECONDS}"
+    return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, query, parts.fragment))
+
+
+def known_migrations(database_url: str) -> MigrationList:
+    return read_migrations(str(migrations_dir(database_url)))
+
+
+def migration_ids(database_url: str) -> list[str]:
+    """Every migration shipped for this backend, in the order they apply."""
+    return [migration.id for migration in known_migrations(database_url)]
+
+
+def migrate(settings: Settings) -> list[str]:
+    """Apply every migration not yet applied; return their ids (empty when up to date)."""
+    backend: DatabaseBackend = get_backend(yoyo_url(settings.database_url))
+    try:
+        migrations = known_migrations(settings.database_url)
+        with backend.lock(timeout=LOCK_TIMEOUT_SECONDS):
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        applied = [migration.id for migration in pending]
+    finally:
+        backend.connection.close()
+    log.info("migrations applied", extra={"fields": {"applied": applied}})
+    return applied
