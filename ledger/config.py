@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.sqlite"
+RESTRICTED_RECORDER_TOPIC = "ledger.restricted_recorder:RestrictedRoleRecorder"
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Settings:
     pool_size: int = 5
     max_overflow: int = 10
     log_level: str = "INFO"
+    # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.
+    create_tables: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -36,6 +39,7 @@ class Settings:
             pool_size=int(env.get("LEDGER_DB_POOL_SIZE", "5")),
             max_overflow=int(env.get("LEDGER_DB_MAX_OVERFLOW", "10")),
             log_level=env.get("LEDGER_LOG_LEVEL", "INFO"),
+            create_tables=_flag(env.get("LEDGER_CREATE_TABLES", "true")),
         )
 
     @property
@@ -47,8 +51,16 @@ class Settings:
         if self.backend == "postgres":
             env["POSTGRES_POOL_SIZE"] = str(self.pool_size)
             env["POSTGRES_MAX_OVERFLOW"] = str(self.max_overflow)
+        if not self.create_tables:
+            env["CREATE_TABLE"] = "n"
+            if self.backend == "postgres":
+                env["APPLICATION_RECORDER_TOPIC"] = RESTRICTED_RECORDER_TOPIC
         env.update(self.extra_env)
         return env
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "n", "off")
 
 
 def database_backend(url: str) -> str:
