@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import get_topic
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -98,7 +98,19 @@ class Ledger(Application[UUID]):
         self.settings = settings or Settings.from_env()
         self.clock: Clock = clock or SystemClock()
         self.positions = positions
+        # Called with the domain events of every successful save (metrics hook in from api/).
+        self.save_observers: list[Callable[[Sequence[Any]], None]] = []
         super().__init__(env={**self.settings.persistence_env(), **(env or {})})
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        saved = [recording.domain_event for recording in recordings]
+        for observer in self.save_observers:
+            try:
+                observer(saved)
+            except Exception:
+                log.exception("save observer failed")
+        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
