@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
@@ -312,6 +312,13 @@ class Ledger(Application[UUID]):
         key = self._get(ids.api_key_id(key_id_for(token)), ApiKey)
         return key if key is not None and key.matches(token) else None
 
+    def api_keys(self) -> Iterator[ApiKey]:
+        """Every key ever issued, as it stands now (revoked ones included)."""
+        for state in self._recorded(ApiKey.KeyIssued):  # type: ignore[attr-defined]
+            key = self._get(ids.api_key_id(state["key_id"]), ApiKey)
+            if key is not None:
+                yield key
+
     # ------------------------------------------------------------------ members
 
     def enroll(self, command: Enroll) -> Outcome:
@@ -443,6 +450,14 @@ class Ledger(Application[UUID]):
         )
         return result
 
+    def transaction(self, partner_id: str, transaction_id: str) -> Outcome:
+        """A partner's own operation: its original result, tagged with its operation."""
+        key_id = ids.transaction_key_id(partner_id, transaction_id)
+        key = self._require(self._get(key_id, TransactionKey), f"transaction {transaction_id}")
+        return self._outcome(
+            {**key.result, "operation": key.operation, "_anchor": (key_id, 1)}, OperationMark(), {}
+        )
+
     def _original(self, uow: UnitOfWork, command: ReverseAccrual | ReverseRedemption) -> str:
         wanted = "accrue" if isinstance(command, ReverseAccrual) else "redeem"
         key = uow.get(
@@ -573,7 +588,12 @@ class Ledger(Application[UUID]):
 
     def member_ids(self) -> Iterable[str]:
         """Every enrolled member, read from the log (used until an index is available)."""
-        topics = [get_topic(Member.MemberEnrolled)]  # type: ignore[attr-defined]
+        for state in self._recorded(Member.MemberEnrolled):  # type: ignore[attr-defined]
+            yield state["member_id"]
+
+    def _recorded(self, event_class: type[Any]) -> Iterator[dict[str, Any]]:
+        """The stored state of every event of one type, in log order."""
+        topics = [get_topic(event_class)]
         start = 1
         while True:
             notifications = self.recorder.select_notifications(
@@ -582,8 +602,7 @@ class Ledger(Application[UUID]):
             if not notifications:
                 return
             for notification in notifications:
-                state = self.mapper.transcoder.decode(notification.state)
-                yield state["member_id"]
+                yield self.mapper.transcoder.decode(notification.state)
             start = notifications[-1].id + 1
 
     def sweep(self, as_of: datetime | None = None, member_ids: Iterable[str] | None = None,
