@@ -10,6 +10,7 @@ from flask_smorest import Api
 
 from api import logs, metrics, problems
 from api.blueprints import admin, audit, finance, operations, partners, queries
+from api.lazy_ledger import LazyLedger
 from ledger.application import Ledger
 from ledger.clock import Clock
 from ledger.config import Settings
@@ -31,7 +32,9 @@ def create_app(
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.extensions["settings"] = settings
-    app.extensions["ledger"] = ledger or open_ledger(settings=settings, clock=clock)
+    app.extensions["ledger"] = ledger or LazyLedger(
+        settings, lambda: open_ledger(settings=settings, clock=clock)
+    )
 
     @app.before_request
     def _request_id() -> None:
