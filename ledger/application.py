@@ -322,7 +322,7 @@ class Ledger(Application[UUID]):
     # ------------------------------------------------------------------ members
 
     def enroll(self, command: Enroll) -> Outcome:
-        return self._run(lambda uow, now: self._enroll(uow, now, command))
+        return self.execute(command)
 
     def _enroll(self, uow: UnitOfWork, now: datetime, command: Enroll) -> dict[str, Any]:
         request = fingerprint("enroll", command.fingerprint_data())
@@ -378,7 +378,7 @@ class Ledger(Application[UUID]):
         return self._run(handle)
 
     def adjust(self, command: Adjust) -> Outcome:
-        return self._run(lambda uow, now: self._adjust(uow, now, command))
+        return self.execute(command)
 
     def _adjust(self, uow: UnitOfWork, now: datetime, command: Adjust) -> dict[str, Any]:
         request = fingerprint("adjust", command.fingerprint_data())
@@ -420,7 +420,13 @@ class Ledger(Application[UUID]):
         return self.execute(command)
 
     def execute(self, command: Command) -> Outcome:
-        return self._run(lambda uow, now: self._handle(uow, now, command))
+        try:
+            outcome = self._run(lambda uow, now: self._handle(uow, now, command))
+        except LedgerError as error:
+            _log_command(command, error)
+            raise
+        _log_command(command, outcome)
+        return outcome
 
     def _handle(self, uow: UnitOfWork, now: datetime, command: Command) -> dict[str, Any]:
         if isinstance(command, Enroll):
@@ -559,13 +565,17 @@ class Ledger(Application[UUID]):
         for start in range(0, len(commands), BATCH_CHUNK):
             chunk = commands[start : start + BATCH_CHUNK]
             try:
-                results.extend(self._execute_chunk(chunk))
+                chunk_results = self._execute_chunk(chunk)
             except IntegrityError:
                 for command in chunk:
                     try:
                         results.append(self.execute(command))
                     except LedgerError as error:
                         results.append(error)
+            else:
+                for command, result in zip(chunk, chunk_results, strict=True):
+                    _log_command(command, result)
+                results.extend(chunk_results)
         return results
 
     def _execute_chunk(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
@@ -654,6 +664,23 @@ class Ledger(Application[UUID]):
                 position = positions.get(mark.anchor)
                 if position is not None:
                     report.position = max(report.position or 0, position)
+
+
+def _log_command(command: Command, result: Outcome | LedgerError) -> None:
+    if isinstance(result, LedgerError):
+        outcome, member_id = result.slug, getattr(command, "member_id", None)
+    else:
+        outcome = "replayed" if result.replayed else "applied"
+        member_id = result.body.get("member_id", getattr(command, "member_id", None))
+    transaction_id = getattr(command, "transaction_id", getattr(command, "adjustment_id", None))
+    fields = {
+        "operation": command.operation,
+        "partner_id": getattr(command, "partner_id", None),
+        "member_id": member_id,
+        "transaction_id": transaction_id,
+        "outcome": outcome,
+    }
+    log.info("command %s %s", command.operation, outcome, extra={"fields": fields})
 
 
 def _last_event(member: Member, name: str) -> Any:
