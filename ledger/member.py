@@ -362,7 +362,8 @@ class Member(LedgerAggregate):
             pending=pending,
             debt_paid=0 if pending else min(self.debt, points),
         )
-        spend = self.qualifying_spend(now)
+        # An accrual dated up to 5 minutes ahead must count towards the upgrade it earns.
+        spend = self.qualifying_spend(max(now, occurred_at))
         earned = rules.ladder.for_spend(spend)
         if rules.ladder.rank(earned.code) > rules.ladder.rank(self.tier):
             self._change_tier(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -63,6 +63,7 @@ class ProgramRules:
 
 def lot_expiry(earned_at: datetime, lifetime_months: int) -> datetime:
     """Start of the month after earned_at's month (UTC), plus the lifetime in months."""
+    earned_at = earned_at.astimezone(UTC)
     months = earned_at.year * 12 + (earned_at.month - 1) + 1 + lifetime_months
     return earned_at.replace(
         year=months // 12, month=months % 12 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
