@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from eventsourcing.postgres import PostgresApplicationRecorder
 from yoyo import get_backend, read_migrations
 from yoyo.backends import DatabaseBackend
 from yoyo.migrations import MigrationList
@@ -64,3 +66,28 @@ def migrate(settings: Settings) -> list[str]:
         backend.connection.close()
     log.info("migrations applied", extra={"fields": {"applied": applied}})
     return applied
+
+
+def applied_migration_ids(recorder: Any) -> list[str]:
+    """What yoyo recorded as applied, read through the ledger's own connections."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute("SELECT to_regclass('_yoyo_migration') IS NOT NULL AS present")
+            row = curs.fetchone()
+            if not row or not row["present"]:
+                return []
+            curs.execute("SELECT migration_id FROM _yoyo_migration")
+            return [r["migration_id"] for r in curs.fetchall()]
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_yoyo_migration'"
+        )
+        if curs.fetchone() is None:
+            return []
+        curs.execute("SELECT migration_id FROM _yoyo_migration")
+        return [r[0] for r in curs.fetchall()]
+
+
+def unapplied_migration_ids(settings: Settings, recorder: Any) -> list[str]:
+    applied = set(applied_migration_ids(recorder))
+    return [m for m in migration_ids(settings.database_url) if m not in applied]
