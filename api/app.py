@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 
-from api import logs, metrics, problems
+from api import docs, logs, metrics, problems
+from api.auth import SECURITY_SCHEME
 from api.blueprints import admin, audit, finance, operations, partners, queries
 from api.lazy_ledger import LazyLedger
+from api.problems import PROBLEM_JSON
+from api.schemas import ProblemSchema
 from ledger.application import Ledger
 from ledger.clock import Clock
 from ledger.config import Settings
 from projections.eventlog import open_ledger
+
+
+class LedgerApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api, documenting errors as the problem+json they are."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents its error responses as application/json; ours are problems.
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            self.DEFAULT_ERROR_RESPONSE_NAME,
+            {"description": "A problem", "content": {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}}},
+            lazy=True,
+        )
 
 
 def create_app(
@@ -30,6 +53,13 @@ def create_app(
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Event-sourced points ledger for coalition loyalty schemes. "
+                "Authenticate with `Authorization: Bearer <api key>`; errors are RFC 9457 "
+                "problem+json."
+            }
+        },
     )
     app.extensions["settings"] = settings
     app.extensions["ledger"] = ledger or LazyLedger(
@@ -45,10 +75,14 @@ def create_app(
         response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
         return response
 
-    api = Api(app)
+    api = LedgerApi(app)
+    api.spec.components.security_scheme(
+        SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "description": "API key"}
+    )
     for module in (partners, admin, queries, finance, audit, operations):
         api.register_blueprint(module.blp)
     problems.install(app)
+    docs.install(app)
     metrics.install(app)
     logs.install(app)
     return app

@@ -13,6 +13,7 @@ from flask import current_app, g, request
 from api.problems import Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
+SECURITY_SCHEME = "bearerAuth"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ def _authenticate() -> Principal:
 
 
 def require_roles(*roles: str) -> Callable[[F], F]:
+    """Admit only these roles (401 without a valid key, 403 for another role).
+
+    Put it above `blp.arguments` so a caller is authenticated before its body is judged.
+    """
+
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -48,6 +54,13 @@ def require_roles(*roles: str) -> Callable[[F], F]:
                 raise Problem("forbidden", f"Role {principal.role} may not do this.")
             return view(*args, **kwargs)
 
+        # Documented in /openapi.json the way flask-smorest's Blueprint.doc records it.
+        apidoc = wrapper.__dict__.setdefault("_apidoc", {})
+        apidoc["manual_doc"] = {
+            **apidoc.get("manual_doc", {}),
+            "security": [{SECURITY_SCHEME: []}],
+            "x-roles": list(roles),
+        }
         return cast(F, wrapper)
 
     return decorate
@@ -58,9 +71,7 @@ def acting_partner(body_partner_id: str | None) -> str:
     principal: Principal = g.principal
     if principal.role == "partner":
         assert principal.partner_id is not None
-        if body_partner_id is not None and body_partner_id != principal.partner_id:
-            raise Problem("forbidden", "A partner key may act only for its own partner.")
-        return principal.partner_id
+        return check_partner(body_partner_id, principal.partner_id)
     if body_partner_id is None:
         raise Problem(
             "validation-error",
@@ -68,3 +79,17 @@ def acting_partner(body_partner_id: str | None) -> str:
             {"partner_id": ["Missing data for required field."]},
         )
     return body_partner_id
+
+
+def enrolling_partner(body_partner_id: str | None) -> str | None:
+    """Like `acting_partner`, but an admin naming no partner enrolls as the operator (None)."""
+    if g.principal.role != "partner" and body_partner_id is None:
+        return None
+    return acting_partner(body_partner_id)
+
+
+def check_partner(body_partner_id: str | None, partner_id: str) -> str:
+    """A body may repeat the partner it is sent for, but not name another (403)."""
+    if body_partner_id is not None and body_partner_id != partner_id:
+        raise Problem("forbidden", f"This request acts for partner {partner_id} only.")
+    return partner_id

@@ -7,11 +7,14 @@ from typing import Any
 
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from flask import Flask, Response, json
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from ledger import errors
 
 PROBLEM_BASE = "https://loyalty-ledger.dev/problems/"
+INVALID = "The request is not valid."
+PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("api.errors")
 
 # Each domain error's slug decides its status; the slug is the contract partners code against.
@@ -93,7 +96,7 @@ def problem_response(
 ) -> Response:
     body = problem_body(slug, detail, errors)
     response = Response(
-        json.dumps(body), status=body["status"], mimetype="application/problem+json"
+        json.dumps(body), status=body["status"], mimetype=PROBLEM_JSON
     )
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -108,6 +111,35 @@ def problem_for_error(error: errors.LedgerError) -> tuple[str, str, dict[str, An
     return error.slug, error.detail, field_errors
 
 
+def problem_parts(
+    error: Problem | errors.LedgerError | ValidationError,
+) -> tuple[str, str, dict[str, Any] | None]:
+    """(slug, detail, errors) of any error a write can end in: views and batches alike."""
+    if isinstance(error, Problem):
+        return error.slug, error.detail, error.errors
+    if isinstance(error, ValidationError):
+        return "validation-error", INVALID, flatten_errors(error.messages)
+    return problem_for_error(error)
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"field": [...], "tiers.0.code": [...]}."""
+    if not isinstance(messages, dict):
+        return {prefix or "_schema": [str(m) for m in _as_list(messages)]}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten_errors(value, path))
+        else:
+            flat.setdefault(path, []).extend(str(m) for m in _as_list(value))
+    return flat
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def install(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
@@ -115,7 +147,7 @@ def install(app: Flask) -> None:
 
     @app.errorhandler(errors.LedgerError)
     def _ledger_error(error: errors.LedgerError) -> Response:
-        return problem_response(*problem_for_error(error))
+        return problem_response(*problem_parts(error))
 
     @app.errorhandler(StoreOperationalError)
     def _store_down(error: StoreOperationalError) -> Response:
@@ -127,15 +159,19 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
         code = error.code or 500
+        messages = (getattr(error, "data", None) or {}).get("messages")
         if code == 422:
-            messages = getattr(error, "data", {}).get("messages", {})
-            flat: dict[str, Any] = {}
-            for location in messages.values():
-                flat.update(location)
-            return problem_response("validation-error", "The request is not valid.", flat)
+            # webargs nests messages by location (json, query, path): the field names suffice.
+            flat: dict[str, list[str]] = {}
+            for location in (messages or {}).values():
+                flat.update(flatten_errors(location))
+            return problem_response("validation-error", INVALID, flat)
         slug = {400: "malformed-request", 401: "unauthorized", 403: "forbidden",
                 404: "not-found", 405: "method-not-allowed"}.get(code, "internal-error")
-        response = problem_response(slug, error.description or TITLES[slug])
+        detail = "The request body is not valid JSON." if code == 400 and messages else (
+            error.description or TITLES[slug]
+        )
+        response = problem_response(slug, detail)
         response.status_code = code
         return response
 

@@ -1,7 +1,135 @@
-"""HTTP endpoints: admin."""
+"""HTTP endpoints: administration (role admin; reading the program is open to every role)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Response
 from flask_smorest import Blueprint
 
-blp = Blueprint("admin", __name__, description="admin")
+from api import schemas
+from api.auth import require_roles
+from api.writes import current_ledger, documented_write, write_response
+from ledger.access import ROLES
+from ledger.application import SweepReport
+from ledger.commands import Adjust
+from ledger.partner import PartnerTerms
+from ledger.program import ProgramRules
+from projections.sweeps import run_sweep
+
+blp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/v1",
+    description="Administration: program, partners, API keys, adjustments, member status, "
+    "sweeps. Role admin.",
+)
+
+
+@blp.route("/program", methods=["GET"])
+@require_roles(*ROLES)
+@blp.response(200, schemas.ProgramSchema)
+def program() -> dict[str, Any]:
+    """The program in force."""
+    return current_ledger().program().as_dict()
+
+
+@blp.route("/program", methods=["PUT"])
+@require_roles("admin")
+@blp.arguments(schemas.ProgramSchema)
+@blp.response(200, schemas.ProgramSchema)
+def configure_program(rules: ProgramRules) -> dict[str, Any]:
+    """Replace the program (it applies to lots created from then on)."""
+    return current_ledger().configure_program(rules).as_dict()
+
+
+@blp.route("/partners", methods=["POST"])
+@require_roles("admin")
+@blp.arguments(schemas.PartnerRequestSchema)
+@documented_write(blp, schemas.PartnerSchema)
+def register_partner(terms: PartnerTerms) -> Response:
+    """Register a partner (the same body again: 200; different terms: 409)."""
+    return write_response(current_ledger().register_partner(terms), schemas.PartnerSchema())
+
+
+@blp.route("/partners/<partner_id>", methods=["GET"])
+@require_roles("admin")
+@blp.response(200, schemas.PartnerSchema)
+def partner(partner_id: str) -> dict[str, Any]:
+    """A partner's terms and status."""
+    return current_ledger().partner(partner_id).as_dict()
+
+
+@blp.route("/partners/<partner_id>/suspend", methods=["POST"])
+@require_roles("admin")
+@blp.response(200, schemas.PartnerSchema)
+def suspend_partner(partner_id: str) -> Response:
+    """Suspend a partner: all its writes are refused from now on."""
+    outcome = current_ledger().suspend_partner(partner_id)
+    return write_response(outcome, schemas.PartnerSchema(), created=False)
+
+
+@blp.route("/keys", methods=["POST"])
+@require_roles("admin")
+@blp.arguments(schemas.KeyRequestSchema)
+@blp.response(201, schemas.KeySchema)
+def issue_key(data: dict[str, Any]) -> dict[str, Any]:
+    """Issue an API key; the response is the only time the key is shown."""
+    token, key = current_ledger().issue_key(data["role"], data.get("partner_id"), data["name"])
+    return {**key.as_dict(), "key": token}
+
+
+@blp.route("/keys/<key_id>", methods=["DELETE"])
+@require_roles("admin")
+@blp.response(204)
+def revoke_key(key_id: str) -> None:
+    """Revoke an API key."""
+    current_ledger().revoke_key(key_id)
+
+
+@blp.route("/members/<member_id>/adjustments", methods=["POST"])
+@require_roles("admin")
+@blp.arguments(schemas.AdjustmentRequestSchema)
+@documented_write(blp, schemas.AdjustmentSchema)
+def adjust(data: dict[str, Any], member_id: str) -> Response:
+    """Credit or debit points by hand (idempotent on adjustment_id)."""
+    outcome = current_ledger().adjust(Adjust(member_id=member_id, **data))
+    return write_response(outcome, schemas.AdjustmentSchema())
+
+
+def _change_status(member_id: str, action: str) -> Response:
+    outcome = current_ledger().change_member_status(member_id, action)
+    return write_response(outcome, schemas.MemberSchema(), created=False)
+
+
+@blp.route("/members/<member_id>/suspend", methods=["POST"])
+@require_roles("admin")
+@blp.response(200, schemas.MemberSchema)
+def suspend_member(member_id: str) -> Response:
+    """Suspend a member: no accruals or redemptions until reactivated."""
+    return _change_status(member_id, "suspend")
+
+
+@blp.route("/members/<member_id>/reactivate", methods=["POST"])
+@require_roles("admin")
+@blp.response(200, schemas.MemberSchema)
+def reactivate_member(member_id: str) -> Response:
+    """Reactivate a suspended member."""
+    return _change_status(member_id, "reactivate")
+
+
+@blp.route("/members/<member_id>/close", methods=["POST"])
+@require_roles("admin")
+@blp.response(200, schemas.MemberSchema)
+def close_member(member_id: str) -> Response:
+    """Close a member: the remaining points are forfeited."""
+    return _change_status(member_id, "close")
+
+
+@blp.route("/sweeps", methods=["POST"])
+@require_roles("admin")
+@blp.arguments(schemas.SweepRequestSchema)
+@blp.response(200, schemas.SweepSchema)
+def sweep(data: dict[str, Any]) -> SweepReport:
+    """Emit the activations, expiries and tier downgrades due at as_of (default now)."""
+    return run_sweep(current_ledger(), data.get("as_of"))

@@ -1,7 +1,100 @@
-"""HTTP endpoints: partners."""
+"""HTTP endpoints: partner writes (role partner; an admin acts for any partner by naming it)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 
-blp = Blueprint("partners", __name__, description="partners")
+from api import schemas
+from api.auth import acting_partner, require_roles
+from api.writes import (
+    OPERATIONS,
+    current_ledger,
+    documented_write,
+    execute_write,
+    numbered,
+    run_batch,
+    write_result,
+)
+
+blp = Blueprint(
+    "partners",
+    __name__,
+    url_prefix="/v1",
+    description="Partner writes: enrollment, accruals, redemptions, reversals, batches. "
+    "Role partner; an admin acts for any partner by adding partner_id.",
+)
+WRITERS = ("partner", "admin")
+
+
+@blp.route("/members", methods=["POST"])
+@require_roles(*WRITERS)
+@blp.arguments(schemas.EnrollRequestSchema)
+@documented_write(blp, schemas.MemberSchema)
+def enroll(data: dict[str, Any]) -> Response:
+    """Enroll a member (idempotent on member_id, coalition-wide)."""
+    return execute_write("enroll", data)
+
+
+@blp.route("/accruals", methods=["POST"])
+@require_roles(*WRITERS)
+@blp.arguments(schemas.AccrualRequestSchema)
+@documented_write(blp, schemas.AccrualSchema)
+def accrue(data: dict[str, Any]) -> Response:
+    """Post an accrual (points earned on a purchase)."""
+    return execute_write("accrue", data)
+
+
+@blp.route("/redemptions", methods=["POST"])
+@require_roles(*WRITERS)
+@blp.arguments(schemas.RedemptionRequestSchema)
+@documented_write(blp, schemas.RedemptionSchema)
+def redeem(data: dict[str, Any]) -> Response:
+    """Redeem available points."""
+    return execute_write("redeem", data)
+
+
+@blp.route("/accruals/<transaction_id>/reversals", methods=["POST"])
+@require_roles(*WRITERS)
+@blp.arguments(schemas.AccrualReversalRequestSchema)
+@documented_write(blp, schemas.AccrualReversalSchema)
+def reverse_accrual(data: dict[str, Any], transaction_id: str) -> Response:
+    """Reverse an accrual, wholly or in part (a return)."""
+    return execute_write("reverse_accrual", data, original_transaction_id=transaction_id)
+
+
+@blp.route("/redemptions/<transaction_id>/reversals", methods=["POST"])
+@require_roles(*WRITERS)
+@blp.arguments(schemas.RedemptionReversalRequestSchema)
+@documented_write(blp, schemas.RedemptionReversalSchema)
+def reverse_redemption(data: dict[str, Any], transaction_id: str) -> Response:
+    """Cancel a redemption: its points come back (once)."""
+    return execute_write("reverse_redemption", data, original_transaction_id=transaction_id)
+
+
+@blp.route("/batches", methods=["POST"])
+@require_roles(*WRITERS)
+@blp.arguments(schemas.BatchRequestSchema)
+@blp.response(200, schemas.BatchSchema)
+def batch(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply up to 10,000 operations in order, each atomic on its own.
+
+    Each result carries the status and body (or problem) its single endpoint would give.
+    """
+    partner_id = acting_partner(data.get("partner_id"))
+    results = run_batch(current_ledger(), data["operations"], partner_id)
+    return {"results": list(numbered(results))}
+
+
+@blp.route("/transactions/<transaction_id>", methods=["GET"])
+@require_roles(*WRITERS)
+@blp.arguments(schemas.PartnerQuerySchema, location="query")
+@blp.response(200, schemas.TransactionSchema)
+def transaction(query: dict[str, Any], transaction_id: str) -> Response:
+    """The partner's own operation with this transaction id, as it was answered."""
+    outcome = current_ledger().transaction(acting_partner(query.get("partner_id")), transaction_id)
+    operation = outcome.body["operation"]
+    _, body = write_result(outcome, OPERATIONS[operation].response, created=False)
+    return jsonify({**body, "operation": operation})

@@ -1,0 +1,118 @@
+"""The wire formats of the contract as marshmallow fields: ids, money, points, times."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import fields, validate
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+DECIMAL_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,12})?$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+MAX_POINTS = 10**12
+MAX_DAYS = 36_500
+_DECIMAL = re.compile(DECIMAL_PATTERN)
+
+
+class Id(fields.String):
+    """A business id: `[A-Za-z0-9._:-]{1,64}`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=validate.Regexp(ID_PATTERN, error="Must match [A-Za-z0-9._:-]{1,64}."),
+            **kwargs,
+        )
+
+
+class Currency(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=validate.Regexp(CURRENCY_PATTERN, error="Must be an ISO 4217 code."),
+            metadata={"example": "EUR", **kwargs.pop("metadata", {})},
+            **kwargs,
+        )
+
+
+class DecimalString(fields.String):
+    """A non-negative decimal written as a JSON string ("12.50"); `Decimal` in Python.
+
+    `positive` refuses zero. The currency's minor digits are the ledger's check, since only
+    it knows the currency an amount is in.
+    """
+
+    default_error_messages = {
+        "decimal": 'Must be a decimal string such as "12.50".',
+        "positive": "Must be greater than zero.",
+    }
+
+    def __init__(self, *, positive: bool = False, **kwargs: Any) -> None:
+        self.positive = positive
+        metadata = {"format": "decimal", "pattern": DECIMAL_PATTERN, "example": "12.50"}
+        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _DECIMAL.fullmatch(text):
+            raise self.make_error("decimal")
+        amount = Decimal(text)
+        if self.positive and amount <= 0:
+            raise self.make_error("positive")
+        return amount
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else format(Decimal(value), "f")
+
+
+class Points(fields.Integer):
+    """A whole number (points, days): a JSON integer, not a float, string or boolean."""
+
+    def __init__(
+        self,
+        *,
+        minimum: int = 0,
+        maximum: int = MAX_POINTS,
+        nonzero: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        validators: list[Any] = [validate.Range(min=minimum, max=maximum)]
+        if nonzero:
+            validators.append(validate.NoneOf([0], error="Must not be zero."))
+        super().__init__(strict=True, validate=validators, **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Any:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Timestamp(fields.DateTime):
+    """RFC 3339 with an offset in; UTC to the microsecond with `Z` out."""
+
+    default_error_messages = {"naive": "Must include a UTC offset (e.g. Z or +01:00)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"example": "2026-11-22T13:45:01.123456Z", **kwargs.pop("metadata", {})}
+        super().__init__(format="iso", metadata=metadata, **kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> datetime:
+        moment: datetime = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is None:
+            raise self.make_error("naive")
+        return moment.astimezone(UTC)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return utc_text(value) if value is not None else None
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

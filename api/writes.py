@@ -1,0 +1,155 @@
+"""Write outcomes as HTTP answers, for single endpoints, batches and `loyalty-ledger import`.
+
+One path from a ledger `Outcome` (or error) to (status, body): a batch's result for an
+operation is exactly what that operation's own endpoint would have answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from flask import Response, current_app, jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError
+
+from api import schemas
+from api.auth import acting_partner, check_partner, enrolling_partner
+from api.problems import Problem, problem_body, problem_parts
+from ledger.application import Ledger, Outcome
+from ledger.commands import (
+    Accrue,
+    Command,
+    Enroll,
+    Redeem,
+    ReverseAccrual,
+    ReverseRedemption,
+)
+from ledger.errors import LedgerError
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+Result = tuple[int, dict[str, Any]]
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class WriteOperation:
+    """A partner write: its batch form, its response and the command it becomes."""
+
+    request: type[Schema]
+    response: Schema
+    command: type[Command]
+
+
+OPERATIONS: dict[str, WriteOperation] = {
+    "enroll": WriteOperation(schemas.EnrollRequestSchema, schemas.MemberSchema(), Enroll),
+    "accrue": WriteOperation(schemas.AccrualRequestSchema, schemas.AccrualSchema(), Accrue),
+    "redeem": WriteOperation(schemas.RedemptionRequestSchema, schemas.RedemptionSchema(), Redeem),
+    "reverse_accrual": WriteOperation(
+        schemas.ReverseAccrualOperationSchema, schemas.AccrualReversalSchema(), ReverseAccrual
+    ),
+    "reverse_redemption": WriteOperation(
+        schemas.ReverseRedemptionOperationSchema,
+        schemas.RedemptionReversalSchema(),
+        ReverseRedemption,
+    ),
+}
+
+
+def current_ledger() -> Ledger:
+    return cast(Ledger, current_app.extensions["ledger"])
+
+
+# ------------------------------------------------------------------ outcome → answer
+
+
+def write_result(outcome: Outcome, schema: Schema, created: bool = True) -> Result:
+    """201 for a new write (200 if it changes a thing that exists, or is a replay)."""
+    body = schema.dump({**outcome.body, "position": outcome.position})
+    return (201 if created and not outcome.replayed else 200), body
+
+
+def error_result(error: Problem | LedgerError | ValidationError) -> Result:
+    body = problem_body(*problem_parts(error))
+    return body["status"], body
+
+
+def write_response(outcome: Outcome, schema: Schema, created: bool = True) -> Response:
+    status, body = write_result(outcome, schema, created)
+    response = jsonify(body)
+    response.status_code = status
+    if outcome.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def documented_write(blp: Blueprint, schema: type[Schema]) -> Callable[[V], V]:
+    """Document a write: 201 with the new resource, 200 when it is an idempotent replay."""
+
+    def decorate(view: V) -> V:
+        replay = blp.alt_response(
+            200,
+            schema=schema,
+            description="A replay of an earlier identical request: the original body.",
+            headers={REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}},
+        )
+        return cast(V, blp.response(201, schema)(replay(view)))
+
+    return decorate
+
+
+def execute_write(name: str, data: dict[str, Any], **path: str) -> Response:
+    """A single partner endpoint: the acting partner, one ledger call, the answer."""
+    operation = OPERATIONS[name]
+    choose_partner = enrolling_partner if name == "enroll" else acting_partner
+    partner_id = choose_partner(data.pop("partner_id", None))
+    command = operation.command(partner_id=partner_id, **data, **path)
+    return write_response(current_ledger().execute(command), operation.response)
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def parse_operation(raw: Any, partner_id: str) -> tuple[Command, WriteOperation]:
+    """One batch line as a command; raises ValidationError (422) or Problem (403)."""
+    if not isinstance(raw, dict):
+        raise ValidationError({"_schema": ["Each operation must be a JSON object."]})
+    data = dict(raw)
+    name = data.pop("op", None)
+    operation = OPERATIONS.get(name) if isinstance(name, str) else None
+    if operation is None:
+        raise ValidationError({"op": [f"Must be one of: {', '.join(OPERATIONS)}."]})
+    loaded = operation.request().load(data)
+    check_partner(loaded.pop("partner_id", None), partner_id)
+    return operation.command(partner_id=partner_id, **loaded), operation
+
+
+def run_batch(ledger: Ledger, raw_operations: Iterable[Any], partner_id: str) -> list[Result]:
+    """Each operation's (status, body), in order; each applied atomically on its own."""
+    results: list[Result | None] = []
+    commands: list[Command] = []
+    pending: list[tuple[int, WriteOperation]] = []
+    for index, raw in enumerate(raw_operations):
+        try:
+            command, operation = parse_operation(raw, partner_id)
+        except (ValidationError, Problem) as error:
+            results.append(error_result(error))
+            continue
+        results.append(None)
+        commands.append(command)
+        pending.append((index, operation))
+    for (index, operation), outcome in zip(
+        pending, ledger.execute_batch(commands), strict=True
+    ):
+        results[index] = (
+            error_result(outcome)
+            if isinstance(outcome, LedgerError)
+            else write_result(outcome, operation.response)
+        )
+    return cast(list[Result], results)
+
+
+def numbered(results: Iterable[Result], start: int = 0) -> Iterator[dict[str, Any]]:
+    for index, (status, body) in enumerate(results, start):
+        yield {"index": index, "status": status, "body": body}
