@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import count
 from typing import Any, TypeVar, cast
 
 from flask import Response, current_app, jsonify
@@ -39,7 +40,7 @@ class WriteOperation:
 
     request: type[Schema]
     response: Schema
-    command: type[Command]
+    command: Callable[..., Command]
 
 
 OPERATIONS: dict[str, WriteOperation] = {
@@ -112,7 +113,12 @@ def execute_write(name: str, data: dict[str, Any], **path: str) -> Response:
 
 
 def parse_operation(raw: Any, partner_id: str) -> tuple[Command, WriteOperation]:
-    """One batch line as a command; raises ValidationError (422) or Problem (403)."""
+    """One batch line as a command; raises ValidationError (422) or Problem (403).
+
+    A line that could not even be read arrives as its Problem.
+    """
+    if isinstance(raw, Problem):
+        raise raw
     if not isinstance(raw, dict):
         raise ValidationError({"_schema": ["Each operation must be a JSON object."]})
     data = dict(raw)
@@ -150,6 +156,8 @@ def run_batch(ledger: Ledger, raw_operations: Iterable[Any], partner_id: str) ->
     return cast(list[Result], results)
 
 
-def numbered(results: Iterable[Result], start: int = 0) -> Iterator[dict[str, Any]]:
-    for index, (status, body) in enumerate(results, start):
+def numbered(results: Iterable[Result], indexes: Iterable[int] | None = None,
+             ) -> Iterator[dict[str, Any]]:
+    """Results as `{index, status, body}`: by position, or by the given indexes (file lines)."""
+    for index, (status, body) in zip(indexes or count(), results, strict=indexes is not None):
         yield {"index": index, "status": status, "body": body}

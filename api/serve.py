@@ -1,0 +1,163 @@
+"""`loyalty-ledger serve`: gunicorn (as a library) on the app, with the projection runner and
+the periodic sweep in the arbiter process, started when it is ready and stopped on exit.
+
+The arbiter owns the background work so there is exactly one runner per host whatever the
+number of HTTP workers; the workers only answer requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
+from ledger.application import Ledger
+from ledger.config import Settings
+from projections.eventlog import open_ledger
+from projections.sweeps import run_sweep
+from projections.worker import ProjectionWorker
+
+log = logging.getLogger("api.serve")
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class PeriodicSweep:
+    """Runs a sweep every `interval` seconds on a daemon thread until stopped."""
+
+    def __init__(self, ledger: Ledger, interval: float) -> None:
+        self.ledger = ledger
+        self.interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="periodic-sweep", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            try:
+                report = run_sweep(self.ledger)
+            except Exception:  # the next round tries again; the service keeps answering
+                log.exception("periodic sweep failed")
+                continue
+            if report.members_touched:
+                log.info(
+                    "periodic sweep",
+                    extra={"fields": {"members_touched": report.members_touched,
+                                      "position": report.position}},
+                )
+
+
+class BackgroundWork:
+    """What the arbiter runs besides the HTTP workers: projections and the periodic sweep."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ledger: Ledger | None = None
+        self.worker: ProjectionWorker | None = None
+        self.sweeper: PeriodicSweep | None = None
+
+    def start(self) -> None:
+        worker = ProjectionWorker(self.settings)
+        try:
+            worker.start()
+            self.worker = worker
+        except NotImplementedError:
+            log.warning("projection worker not available; serving without it")
+        self.ledger = open_ledger(settings=self.settings)
+        self.sweeper = PeriodicSweep(self.ledger, self.settings.sweep_interval_seconds)
+        self.sweeper.start()
+
+    def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        if self.ledger is not None:
+            self.ledger.close()
+
+
+class LedgerServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn's arbiter and workers, configured in code rather than from argv."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        self.background = BackgroundWork(settings)
+        super().__init__()
+
+    def load_config(self) -> None:
+        hooks = {
+            "when_ready": self._when_ready,
+            "on_exit": self._on_exit,
+            "child_exit": _child_exit,
+        }
+        for key, value in {**self.options, **hooks}.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        from api.app import create_app
+
+        return create_app(self.settings)
+
+    def _when_ready(self, arbiter: Arbiter) -> None:
+        self.background.start()
+
+    def _on_exit(self, arbiter: Arbiter) -> None:
+        self.background.stop()
+        multiproc_dir = os.environ.get(MULTIPROC_ENV)
+        if multiproc_dir and os.path.basename(multiproc_dir).startswith("loyalty-ledger-metrics"):
+            shutil.rmtree(multiproc_dir, ignore_errors=True)
+
+
+def _child_exit(arbiter: Arbiter, worker: Worker) -> None:
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def prepare_metrics_dir() -> None:
+    """Counters shared by the workers live in files; set before prometheus-client loads."""
+    if not os.environ.get(MULTIPROC_ENV):
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="loyalty-ledger-metrics-")
+
+
+def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "proc_name": "loyalty-ledger",
+        "accesslog": None,  # api.logs writes one JSON line per request
+    }
+
+
+def ensure_admin_key(ledger: Ledger) -> str | None:
+    """With no LEDGER_ADMIN_KEY and no admin key yet, issue one; return its token (once)."""
+    if ledger.settings.admin_key:
+        return None
+    if any(key.role == "admin" and not key.revoked for key in ledger.api_keys()):
+        return None
+    token, _ = ledger.issue_key("admin", None, "first admin (created by serve)")
+    return token
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    LedgerServer(settings, gunicorn_options(host, port, workers)).run()
