@@ -1,0 +1,375 @@
+"""The ledger's read models (ARCHITECTURE §7), each a pure function from an event to row changes.
+
+Member tables are keyed by `member_key`, the member aggregate's id in hex, because only the
+enrollment event names the member; queries derive the key with `ledger.ids.member_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ledger.ids import OPERATOR
+from projections.model import (
+    Change,
+    Fact,
+    Insert,
+    Projection,
+    RowKey,
+    Rows,
+    Upsert,
+    event_data,
+    table,
+    to_json,
+)
+
+MEMBER_EVENTS = frozenset(
+    {
+        "MemberEnrolled", "BonusGranted", "PointsAccrued", "PointsActivated", "PointsExpired",
+        "TierChanged", "PointsRedeemed", "AccrualReversed", "RedemptionReversed",
+        "PointsAdjusted", "MemberSuspended", "MemberReactivated", "MemberClosed",
+    }
+)
+# Events whose `lots` take points out of lots that may still be pending.
+TAKES_FROM_LOTS = frozenset({"PointsExpired", "AccrualReversed", "MemberClosed"})
+GENESIS_HASH = "0" * 64
+
+BALANCES = table(
+    "member_balances", ("member_key",),
+    member_key="text", member_id="text", status="text", enrolled_at="time", tier="text",
+    available="int", pending="int", debt="int", lifetime_earned="int", lifetime_adjusted="int",
+    lifetime_redeemed="int", lifetime_expired="int", lifetime_reversed="int",
+    position="int", updated_at="time",
+)
+LOTS = table(
+    "member_lots", ("member_key", "lot_id"),
+    member_key="text", lot_id="text", source="text", points="int", remaining="int",
+    earned_at="time", available_at="time", expires_at="time", is_pending="bool",
+)
+STATEMENT = table(
+    "member_statement", ("position",),
+    position="int", member_key="text", recorded_at="time", occurred_at="time", type="text",
+    partner_id="text", transaction_id="text", points="int", available_after="int",
+    pending_after="int", detail="text",
+)
+TIERS = table(
+    "member_tiers", ("member_key",),
+    member_key="text", tier="text", since="time", guaranteed_until="time",
+)
+SPEND = table(
+    "qualifying_spend", ("accrual_id",),
+    accrual_id="text", member_key="text", occurred_at="time", amount="decimal",
+    refunded="decimal",
+)
+PARTNER_DAYS = table(
+    "partner_positions", ("partner_id", "day"),
+    partner_id="text", day="date", currency="text", points_issued="int",
+    amount_funded="decimal", points_reversed="int", amount_reversed="decimal",
+    points_redeemed="int", amount_reimbursed="decimal", points_restored="int",
+    amount_restored="decimal",
+)
+BREAKAGE_DAYS = table(
+    "breakage_daily", ("source", "day"),
+    source="text", day="date", points_expired="int", points_forfeited="int",
+)
+POSTINGS = table(
+    "postings", ("position", "seq"),
+    position="int", seq="int", account="text", debit="int", credit="int", recorded_at="time",
+)
+HASHES = table("event_hashes", ("position",), position="int", hash="text")
+CHAIN_HEAD = table("chain_head", ("id",), id="int", position="int", hash="text")
+
+
+def _taken(lots: Iterable[Mapping[str, Any]]) -> int:
+    return sum(int(p["points"]) for p in lots)
+
+
+def _lot_keys(fact: Fact) -> list[RowKey]:
+    return [(LOTS.name, (fact.member_key, p["lot_id"])) for p in fact.event.lots]
+
+
+def _split_by_pending(fact: Fact, rows: Rows) -> tuple[int, int]:
+    """Points the event takes from (pending lots, available lots), as the lots stood before it."""
+    pending = available = 0
+    for portion in fact.event.lots:
+        lot = rows.get(LOTS.name, (fact.member_key, portion["lot_id"]))
+        if lot is not None and lot["is_pending"]:
+            pending += portion["points"]
+        else:
+            available += portion["points"]
+    return pending, available
+
+
+class MemberBalances(Projection):
+    """Balance, lifetime counters, status and tier per member."""
+
+    name = "member_balances"
+    tables = (BALANCES,)
+    topics = MEMBER_EVENTS
+
+    def reads(self, fact: Fact) -> Iterable[RowKey]:
+        yield BALANCES.name, (fact.member_key,)
+        if fact.kind in TAKES_FROM_LOTS:
+            yield from _lot_keys(fact)
+
+    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
+        e, kind = fact.event, fact.kind
+        put: dict[str, Any] = {"position": fact.position, "updated_at": e.timestamp}
+        add: dict[str, int] = {}
+        if kind == "MemberEnrolled":
+            put.update(member_id=e.member_id, status="active", enrolled_at=e.enrolled_at,
+                       tier=e.tier)
+        elif kind in ("BonusGranted", "PointsAccrued"):
+            points = e.lot["points"]
+            column = "pending" if kind == "PointsAccrued" and e.pending else "available"
+            add = {column: points, "debt": -e.debt_paid, "lifetime_earned": points}
+        elif kind == "PointsActivated":
+            points = _taken(e.lots)
+            add = {"pending": -points, "available": points,
+                   "debt": -sum(p["debt_paid"] for p in e.lots)}
+        elif kind == "PointsExpired":
+            pending, available = _split_by_pending(fact, rows)
+            add = {"pending": -pending, "available": -available,
+                   "lifetime_expired": pending + available}
+        elif kind == "MemberClosed":
+            pending, available = _split_by_pending(fact, rows)
+            put["status"] = "closed"
+            add = {"pending": -pending, "available": -available,
+                   "lifetime_expired": pending + available}
+        elif kind == "TierChanged":
+            put["tier"] = e.to_tier
+        elif kind == "PointsRedeemed":
+            add = {"available": -e.points, "lifetime_redeemed": e.points}
+        elif kind == "AccrualReversed":
+            pending, available = _split_by_pending(fact, rows)
+            add = {"pending": -pending, "available": -available - e.debt_created,
+                   "debt": e.debt_created, "lifetime_reversed": e.points_reversed}
+        elif kind == "RedemptionReversed":
+            add = {"available": e.points_restored, "debt": -e.debt_paid,
+                   "lifetime_redeemed": -e.points_restored}
+        elif kind == "PointsAdjusted":
+            add = {"available": e.points, "debt": e.debt_created - e.debt_paid,
+                   "lifetime_adjusted": e.points}
+        elif kind == "MemberSuspended":
+            put["status"] = "suspended"
+        elif kind == "MemberReactivated":
+            put["status"] = "active"
+        return [Upsert(BALANCES.name, (fact.member_key,), set=put, add=add)]
+
+
+class MemberLots(Projection):
+    """Every lot with what remains of it: the expiry and activation schedule."""
+
+    name = "member_lots"
+    tables = (LOTS,)
+    topics = frozenset(
+        {"BonusGranted", "PointsAccrued", "PointsActivated", "PointsExpired", "PointsRedeemed",
+         "AccrualReversed", "RedemptionReversed", "PointsAdjusted", "MemberClosed"}
+    )
+
+    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
+        e, kind = fact.event, fact.kind
+        new_lot = getattr(e, "lot", None)
+        if new_lot is not None:
+            pending = kind == "PointsAccrued" and e.pending
+            yield Upsert(LOTS.name, (fact.member_key, new_lot["lot_id"]), set={
+                "source": new_lot["source"], "points": new_lot["points"],
+                "remaining": new_lot["points"] - e.debt_paid, "earned_at": new_lot["earned_at"],
+                "available_at": new_lot["available_at"], "expires_at": new_lot["expires_at"],
+                "is_pending": pending,
+            })
+        sign = 1 if kind == "RedemptionReversed" else -1
+        for portion in getattr(e, "lots", ()):
+            key = (fact.member_key, portion["lot_id"])
+            if kind == "PointsActivated":
+                yield Upsert(LOTS.name, key, set={"is_pending": False},
+                             add={"remaining": -portion["debt_paid"]})
+            else:
+                yield Upsert(LOTS.name, key, add={"remaining": sign * portion["points"]})
+
+
+def statement_points(kind: str, event: Any) -> int:
+    """The signed change a statement line shows: + credit, - debit, 0 for the rest."""
+    if kind == "PointsAccrued":
+        return int(event.points)
+    if kind == "BonusGranted":
+        return int(event.lot["points"])
+    if kind == "PointsAdjusted":
+        return int(event.points)
+    if kind == "RedemptionReversed":
+        return int(event.points_restored)
+    if kind == "PointsRedeemed":
+        return -int(event.points)
+    if kind == "AccrualReversed":
+        return -int(event.points_reversed)
+    if kind in ("PointsExpired", "MemberClosed"):
+        return -_taken(event.lots)
+    return 0
+
+
+class MemberStatement(Projection):
+    """One line per member event with the balance right after it: the audit trail."""
+
+    name = "member_statement"
+    tables = (STATEMENT,)
+    topics = MEMBER_EVENTS
+
+    def reads(self, fact: Fact) -> Iterable[RowKey]:
+        yield BALANCES.name, (fact.member_key,)
+
+    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
+        e = fact.event
+        balance = rows.get(BALANCES.name, (fact.member_key,))
+        assert balance is not None, "member_balances runs before member_statement"
+        occurred: datetime = (
+            getattr(e, "occurred_at", None) or getattr(e, "as_of", None)
+            or getattr(e, "enrolled_at", None) or e.timestamp
+        )
+        partner = getattr(e, "partner_id", None) or getattr(e, "enrolled_by", None)
+        transaction = getattr(e, "transaction_id", None) or getattr(e, "adjustment_id", None)
+        return [Insert(STATEMENT.name, {
+            "position": fact.position, "member_key": fact.member_key,
+            "recorded_at": e.timestamp, "occurred_at": occurred, "type": fact.kind,
+            "partner_id": partner, "transaction_id": transaction,
+            "points": statement_points(fact.kind, e),
+            "available_after": balance["available"], "pending_after": balance["pending"],
+            "detail": to_json(event_data(e)),
+        })]
+
+
+class MemberTiers(Projection):
+    """Tier, since when, the guarantee, and the accruals that make up qualifying spend."""
+
+    name = "member_tiers"
+    tables = (TIERS, SPEND)
+    topics = frozenset({"MemberEnrolled", "TierChanged", "PointsAccrued", "AccrualReversed"})
+
+    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
+        e, kind, key = fact.event, fact.kind, (fact.member_key,)
+        if kind == "MemberEnrolled":
+            yield Upsert(TIERS.name, key, set={"tier": e.tier, "since": e.enrolled_at})
+        elif kind == "TierChanged":
+            yield Upsert(TIERS.name, key, set={
+                "tier": e.to_tier, "since": e.timestamp, "guaranteed_until": e.guaranteed_until,
+            })
+        elif kind == "PointsAccrued":
+            yield Upsert(SPEND.name, (e.accrual_id,), set={
+                "member_key": fact.member_key, "occurred_at": e.occurred_at, "amount": e.amount,
+            })
+        else:
+            yield Upsert(SPEND.name, (e.accrual_id,), add={"refunded": e.refund_amount})
+
+
+class PartnerPositions(Projection):
+    """Per partner and recorded day: points issued/funded, redeemed/reimbursed, reversed;
+    per issuing source and day: points expired (breakage)."""
+
+    name = "partner_positions"
+    tables = (PARTNER_DAYS, BREAKAGE_DAYS)
+    topics = frozenset(
+        {"PointsAccrued", "AccrualReversed", "PointsRedeemed", "RedemptionReversed",
+         "PointsExpired", "MemberClosed"}
+    )
+
+    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
+        e, kind = fact.event, fact.kind
+        day = e.timestamp.date()
+        if kind in ("PointsExpired", "MemberClosed"):
+            column = "points_expired" if kind == "PointsExpired" else "points_forfeited"
+            for portion in e.lots:
+                yield Upsert(BREAKAGE_DAYS.name, (portion["source"], day),
+                             add={column: portion["points"]})
+            return
+        if kind == "PointsAccrued":
+            counters = {"points_issued": e.points, "amount_funded": e.funding_amount}
+        elif kind == "AccrualReversed":
+            counters = {"points_reversed": e.points_reversed, "amount_reversed": e.funding_amount}
+        elif kind == "PointsRedeemed":
+            counters = {"points_redeemed": e.points, "amount_reimbursed": e.reimbursement_amount}
+        else:
+            counters = {"points_restored": e.points_restored,
+                        "amount_restored": e.reimbursement_amount}
+        yield Upsert(PARTNER_DAYS.name, (e.partner_id, day), set={"currency": e.currency},
+                     add=counters)
+
+
+def postings_for(kind: str, event: Any, member: str) -> list[tuple[str, int]]:
+    """Double entry in points: (account, signed amount), debit positive; each sums to zero."""
+    if kind == "PointsAccrued":
+        return [(f"partner:{event.partner_id}:issued", event.points), (member, -event.points)]
+    if kind == "AccrualReversed":
+        points = event.points_reversed
+        return [(member, points), (f"partner:{event.partner_id}:issued", -points)]
+    if kind == "PointsRedeemed":
+        return [(member, event.points), (f"partner:{event.partner_id}:redeemed", -event.points)]
+    if kind == "RedemptionReversed":
+        points = event.points_restored
+        return [(f"partner:{event.partner_id}:redeemed", points), (member, -points)]
+    if kind in ("BonusGranted", "PointsAdjusted"):
+        points = event.lot["points"] if kind == "BonusGranted" else event.points
+        return [(f"{OPERATOR}:bonus", points), (member, -points)]
+    if kind in ("PointsExpired", "MemberClosed"):
+        points = _taken(event.lots)
+        return [(member, points), (f"{OPERATOR}:breakage", -points)] if points else []
+    return []
+
+
+class Postings(Projection):
+    """Double-entry postings of every points movement (member, partner and operator accounts)."""
+
+    name = "postings"
+    tables = (POSTINGS,)
+    topics = frozenset(
+        {"PointsAccrued", "AccrualReversed", "PointsRedeemed", "RedemptionReversed",
+         "BonusGranted", "PointsAdjusted", "PointsExpired", "MemberClosed"}
+    )
+
+    def reads(self, fact: Fact) -> Iterable[RowKey]:
+        yield BALANCES.name, (fact.member_key,)
+
+    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
+        balance = rows.get(BALANCES.name, (fact.member_key,))
+        assert balance is not None, "member_balances runs before postings"
+        member = f"member:{balance['member_id']}"
+        for seq, (account, amount) in enumerate(postings_for(fact.kind, fact.event, member)):
+            if amount:
+                yield Insert(POSTINGS.name, {
+                    "position": fact.position, "seq": seq, "account": account,
+                    "debit": max(amount, 0), "credit": max(-amount, 0),
+                    "recorded_at": fact.event.timestamp,
+                })
+
+
+def chain_hash(previous: str, topic: str, state: bytes) -> str:
+    """hash_n = sha256(hash_{n-1} || topic || 0x00 || stored state bytes), hex."""
+    return hashlib.sha256(bytes.fromhex(previous) + topic.encode() + b"\x00" + state).hexdigest()
+
+
+class HashChain(Projection):
+    """A hash over every stored event in log order: any later edit breaks the chain there."""
+
+    name = "event_hashes"
+    tables = (HASHES, CHAIN_HEAD)
+    needs_decoding = False
+
+    def reads(self, fact: Fact) -> Iterable[RowKey]:
+        yield CHAIN_HEAD.name, (1,)
+
+    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
+        head = rows.get(CHAIN_HEAD.name, (1,))
+        previous = head["hash"] if head is not None and head["hash"] else GENESIS_HASH
+        digest = chain_hash(previous, fact.topic, fact.state)
+        return [
+            Insert(HASHES.name, {"position": fact.position, "hash": digest}),
+            Upsert(CHAIN_HEAD.name, (1,), set={"position": fact.position, "hash": digest}),
+        ]
+
+
+# In this order: later projections may read what earlier ones wrote for the same event.
+ALL: tuple[Projection, ...] = (
+    MemberBalances(), MemberLots(), MemberStatement(), MemberTiers(), PartnerPositions(),
+    Postings(), HashChain(),
+)
+TABLES = tuple(t for p in ALL for t in p.tables)

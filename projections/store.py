@@ -1,0 +1,448 @@
+"""Where projection rows live: the ledger's own database (SQLite or PostgreSQL), or a scratch
+SQLite database for verification and as-of replays. Only the runner writes through a Target.
+
+Values cross this boundary as Python values (int, str, Decimal, datetime in UTC, date, bool);
+SQLite stores money and times as text, converted here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from ledger.config import Settings, sqlite_path
+from projections.definitions import TABLES
+from projections.model import Table
+
+TRACKING = "projection_tracking"
+LOCK_NAME = "loyalty-ledger projections"
+PG_TYPES = {"int": "bigint", "text": "text", "decimal": "numeric", "time": "timestamptz",
+            "date": "date", "bool": "boolean"}
+# Column name -> type, for converting query results (names are used consistently across tables).
+COLUMN_TYPES: dict[str, str] = {c.name: c.type for t in TABLES for c in t.columns}
+Row = dict[str, Any]
+
+
+def schema_sql(dialect: str) -> str:
+    """The projection tables' DDL, from the migration files (idempotent)."""
+    folder = "postgresql" if dialect == "postgres" else "sqlite"
+    path = Path(__file__).resolve().parent.parent / "migrations" / folder / "0002_projections.sql"
+    if path.exists():
+        return path.read_text()
+    return resources.files("migrations").joinpath(folder, "0002_projections.sql").read_text()
+
+
+class Target(ABC):
+    backend: str
+
+    # --------------------------------------------------------------- runner side
+
+    @abstractmethod
+    def ensure_schema(self) -> None: ...
+
+    @abstractmethod
+    def try_lock(self) -> bool:
+        """Become the one active runner for this database (released when the process dies)."""
+
+    @abstractmethod
+    def unlock(self) -> None: ...
+
+    @abstractmethod
+    def load(self, table: Table, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
+        """Committed rows for the given keys (absent keys are left out)."""
+
+    @abstractmethod
+    def commit_batch(
+        self,
+        upserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Row]],
+        names: Sequence[str],
+        old: int,
+        new: int,
+    ) -> bool:
+        """Write rows and move tracking from `old` to `new`, all in one transaction.
+
+        Returns False (writing nothing) if tracking was no longer at `old`: another runner
+        got there first, so this batch must not be applied twice."""
+
+    @abstractmethod
+    def reset(self, names: Sequence[str]) -> None:
+        """Empty every projection table and put tracking back to 0, in one transaction."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # ----------------------------------------------------------------- read side
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a read with `?` placeholders; results converted to Python values by column."""
+
+    def positions(self) -> dict[str, int]:
+        rows = self.query(f"SELECT name, position FROM {TRACKING}")
+        return {r["name"]: int(r["position"]) for r in rows}
+
+    def iter_rows(self, table: Table) -> Iterator[Row]:
+        """Every row of a table, ordered by key (byte order on both backends)."""
+        order = ", ".join(self._ordered(k, table) for k in table.key)
+        yield from self.query(f"SELECT {', '.join(table.column_names)} FROM {table.name} "
+                              f"ORDER BY {order}")
+
+    def _ordered(self, column: str, table: Table) -> str:
+        return column
+
+    def dump_csv(self, table: Table, out: TextIO) -> int:
+        import csv
+
+        writer = csv.writer(out)
+        writer.writerow(table.column_names)
+        count = 0
+        for row in self.iter_rows(table):
+            writer.writerow([_csv_value(row[c]) for c in table.column_names])
+            count += 1
+        return count
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if value is None:
+        return ""
+    return value
+
+
+# ---------------------------------------------------------------------- SQLite
+
+
+def _to_sqlite(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, Decimal | date):
+        return str(value) if isinstance(value, Decimal) else value.isoformat()
+    return value
+
+
+def _from_sqlite(kind: str | None, value: Any) -> Any:
+    if value is None or kind is None:
+        return value
+    if kind == "decimal":
+        return Decimal(str(value))
+    if kind == "time":
+        return datetime.fromisoformat(value)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+class SQLiteTarget(Target):
+    backend = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.memory = path == ":memory:"
+        self._conn = self._connect()
+        self._lock_file: Any = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=30)
+        conn.row_factory = sqlite3.Row
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+        return conn
+
+    def ensure_schema(self) -> None:
+        exists = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [TRACKING]
+        ).fetchone()
+        if not exists:
+            self._conn.executescript(schema_sql("sqlite"))
+
+    def try_lock(self) -> bool:
+        if self.memory:
+            return True
+        if self._lock_file is None:
+            handle = open(f"{self.path}.projections.lock", "a+")  # noqa: SIM115
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return False
+            self._lock_file = handle
+        return True
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def load(self, table: Table, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
+        found: dict[tuple[Any, ...], Row] = {}
+        width = len(table.key)
+        columns = ", ".join(table.column_names)
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            tuples = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
+            sql = (f"SELECT {columns} FROM {table.name} WHERE ({', '.join(table.key)}) "
+                   f"IN (VALUES {tuples})")
+            params = [_to_sqlite(v) for key in chunk for v in key]
+            for row in self._read(self._conn, sql, params):
+                found[table.key_of(row)] = row
+        return found
+
+    def commit_batch(
+        self,
+        upserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Row]],
+        names: Sequence[str],
+        old: int,
+        new: int,
+    ) -> bool:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._advance(conn, names, old, new):
+                conn.execute("ROLLBACK")
+                return False
+            for rows_by_table, verb in ((upserts, "INSERT OR REPLACE"), (inserts, "INSERT")):
+                for table, rows in rows_by_table.items():
+                    if rows:
+                        cols = table.column_names
+                        conn.executemany(
+                            f"{verb} INTO {table.name} ({', '.join(cols)}) "
+                            f"VALUES ({', '.join('?' * len(cols))})",
+                            [[_to_sqlite(row[c]) for c in cols] for row in rows],
+                        )
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _advance(conn: sqlite3.Connection, names: Sequence[str], old: int, new: int) -> bool:
+        now = _to_sqlite(datetime.now(UTC))
+        conn.executemany(
+            f"INSERT OR IGNORE INTO {TRACKING} (name, position, updated_at) VALUES (?, 0, ?)",
+            [(name, now) for name in names],
+        )
+        cursor = conn.executemany(
+            f"UPDATE {TRACKING} SET position = ?, updated_at = ? WHERE name = ? AND position = ?",
+            [(new, now, name, old) for name in names],
+        )
+        return cursor.rowcount == len(names)
+
+    def reset(self, names: Sequence[str]) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in TABLES:
+                conn.execute(f"DELETE FROM {table.name}")
+            conn.execute(f"DELETE FROM {TRACKING}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        if self.memory:
+            return self._read(self._conn, sql, [_to_sqlite(p) for p in params])
+        conn = self._connect()
+        try:
+            return self._read(conn, sql, [_to_sqlite(p) for p in params])
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _read(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Row]:
+        cursor = conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        kinds = [COLUMN_TYPES.get(n) for n in names]
+        return [
+            {n: _from_sqlite(k, v) for n, k, v in zip(names, kinds, row, strict=True)}
+            for row in cursor.fetchall()
+        ]
+
+    def close(self) -> None:
+        self.unlock()
+        self._conn.close()
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+class PostgresTarget(Target):
+    backend = "postgres"
+
+    def __init__(self, url: str, pool_size: int = 4) -> None:
+        self.url = url
+        self._conn: psycopg.Connection[Row] = self._connect()
+        self._staged: set[str] = set()
+        self._locked = False
+        self._lock_key = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big",
+                                        signed=True)
+        self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
+        self._pool_size = pool_size
+
+    def _connect(self) -> psycopg.Connection[Row]:
+        return psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
+                               options="-c timezone=UTC", connect_timeout=5)
+
+    def _reader(self) -> ConnectionPool[psycopg.Connection[Row]]:
+        if self._pool is None:
+            self._pool = ConnectionPool(
+                self.url, min_size=1, max_size=self._pool_size, open=True,
+                kwargs={"autocommit": True, "row_factory": dict_row,
+                        "options": "-c timezone=UTC"},
+            )
+        return self._pool
+
+    def ensure_schema(self) -> None:
+        # Serialised: several hosts may start at once, and CREATE ... IF NOT EXISTS can race.
+        # (Normally `loyalty-ledger migrate` has created them; this covers a bare database.)
+        with self._conn.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key - 1,))
+            row = self._conn.execute("SELECT to_regclass(%s) AS found", (TRACKING,)).fetchone()
+            if row is None or row["found"] is None:
+                self._conn.execute(schema_sql("postgres"))
+
+    def try_lock(self) -> bool:
+        if not self._locked:
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
+                                     (self._lock_key,)).fetchone()
+            self._locked = bool(row and row["ok"])
+        return self._locked
+
+    def unlock(self) -> None:
+        if self._locked:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
+            self._locked = False
+
+    def load(self, table: Table, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
+        if not keys:
+            return {}
+        columns = ", ".join(f"t.{c}" for c in table.column_names)
+        kinds = {c.name: c.type for c in table.columns}
+        arrays = ", ".join(f"%s::{PG_TYPES[kinds[k]]}[]" for k in table.key)
+        join = " AND ".join(f"t.{k} = k.{k}" for k in table.key)
+        sql = (f"SELECT {columns} FROM {table.name} t "
+               f"JOIN unnest({arrays}) AS k({', '.join(table.key)}) ON {join}")
+        params = [[key[i] for key in keys] for i in range(len(table.key))]
+        rows = self._conn.execute(sql, params).fetchall()
+        return {table.key_of(row): row for row in rows}
+
+    def commit_batch(
+        self,
+        upserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Row]],
+        names: Sequence[str],
+        old: int,
+        new: int,
+    ) -> bool:
+        try:
+            self._write(upserts, inserts, names, old, new)
+        except _Lost:
+            return False
+        return True
+
+    def _write(
+        self,
+        upserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Row]],
+        names: Sequence[str],
+        old: int,
+        new: int,
+    ) -> None:
+        conn = self._conn
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {TRACKING} (name, position, updated_at) VALUES (%s, 0, now()) "
+                "ON CONFLICT (name) DO NOTHING",
+                [(name,) for name in names],
+            )
+            cur.execute(
+                f"UPDATE {TRACKING} SET position = %s, updated_at = now() "
+                "WHERE name = ANY(%s) AND position = %s",
+                (new, list(names), old),
+            )
+            if cur.rowcount != len(names):
+                raise _Lost
+            for table, rows in inserts.items():
+                if rows:
+                    self._copy(cur, table.name, table, rows)
+            for table, rows in upserts.items():
+                if rows:
+                    self._upsert(cur, table, rows)
+
+    def _copy(self, cur: psycopg.Cursor[Row], target: str, table: Table, rows: list[Row]) -> None:
+        cols = table.column_names
+        with cur.copy(f"COPY {target} ({', '.join(cols)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in cols])
+
+    def _upsert(self, cur: psycopg.Cursor[Row], table: Table, rows: list[Row]) -> None:
+        stage = f"stage_{table.name}"
+        if stage not in self._staged:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
+                        "ON COMMIT DELETE ROWS")
+            self._staged.add(stage)
+        self._copy(cur, stage, table, rows)
+        cols = ", ".join(table.column_names)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.column_names
+                            if c not in table.key)
+        cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
+                    f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
+
+    def reset(self, names: Sequence[str]) -> None:
+        with self._conn.transaction():
+            tables = ", ".join([t.name for t in TABLES] + [TRACKING])
+            self._conn.execute(f"TRUNCATE {tables}")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._reader().connection() as conn:
+            return conn.execute(sql.replace("?", "%s"), list(params)).fetchall()
+
+    def _ordered(self, column: str, table: Table) -> str:
+        kind = next(c.type for c in table.columns if c.name == column)
+        return f'{column} COLLATE "C"' if kind == "text" else column
+
+    def close(self) -> None:
+        self.unlock()
+        if self._pool is not None:
+            self._pool.close()
+        self._conn.close()
+
+
+class _Lost(Exception):
+    """Tracking moved under us: roll the batch back."""
+
+
+def open_target(settings: Settings) -> Target:
+    if settings.backend == "sqlite":
+        return SQLiteTarget(sqlite_path(settings.database_url))
+    return PostgresTarget(settings.database_url)
+
+
+def scratch_target() -> Target:
+    """An empty in-memory target with the projection tables (verification, as-of replays)."""
+    target = SQLiteTarget(":memory:")
+    target.ensure_schema()
+    return target
