@@ -21,6 +21,9 @@ class Settings:
     read_wait_seconds: float = 5.0
     pool_size: int = 5
     max_overflow: int = 10
+    # Longest wait for a database connection; eventsourcing retries a call 10 times, so a
+    # request during an outage answers 503 after about 10 × this.
+    db_connect_timeout: int = 2
     log_level: str = "INFO"
     # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.
     create_tables: bool = True
@@ -38,6 +41,7 @@ class Settings:
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", "5")),
             pool_size=int(env.get("LEDGER_DB_POOL_SIZE", "5")),
             max_overflow=int(env.get("LEDGER_DB_MAX_OVERFLOW", "10")),
+            db_connect_timeout=int(env.get("LEDGER_DB_CONNECT_TIMEOUT", "2")),
             log_level=env.get("LEDGER_LOG_LEVEL", "INFO"),
             create_tables=_flag(env.get("LEDGER_CREATE_TABLES", "true")),
         )
@@ -51,6 +55,7 @@ class Settings:
         if self.backend == "postgres":
             env["POSTGRES_POOL_SIZE"] = str(self.pool_size)
             env["POSTGRES_MAX_OVERFLOW"] = str(self.max_overflow)
+            env["POSTGRES_CONNECT_TIMEOUT"] = str(self.db_connect_timeout)
         if not self.create_tables:
             env["CREATE_TABLE"] = "n"
             if self.backend == "postgres":
