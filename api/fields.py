@@ -23,7 +23,7 @@ class Id(fields.String):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
-            validate=validate.Regexp(ID_PATTERN, error="Must match [A-Za-z0-9._:-]{1,64}."),
+            validate=validate.Regexp(ID_PATTERN, error="Must match [A-Za-z0-9._:-]{{1,64}}."),
             **kwargs,
         )
 
