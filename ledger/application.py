@@ -16,6 +16,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ledger import ids
 from ledger.access import ROLES, ApiKey, key_id_for, new_token, token_hash
+from ledger.aggregate_cache import AggregateCache
 from ledger.clock import Clock, SystemClock
 from ledger.commands import (
     Accrue,
@@ -37,7 +38,7 @@ from ledger.member import Member
 from ledger.partner import Partner, PartnerTerms
 from ledger.program import Program, ProgramRules
 from ledger.transaction_key import TransactionKey, fingerprint
-from ledger.unit_of_work import OperationMark, UnitOfWork
+from ledger.unit_of_work import BulkEventReader, OperationMark, UnitOfWork
 
 log = logging.getLogger("ledger.commands")
 
@@ -98,6 +99,12 @@ class Ledger(Application[UUID]):
         self.settings = settings or Settings.from_env()
         self.clock: Clock = clock or SystemClock()
         self.positions = positions
+        self.bulk: BulkEventReader | None = None
+        self.cache = (
+            AggregateCache(self.settings.aggregate_cache_size)
+            if self.settings.aggregate_cache_size > 0
+            else None
+        )
         # Called with the domain events of every successful save (metrics hook in from api/).
         self.save_observers: list[Callable[[Sequence[Any]], None]] = []
         super().__init__(env={**self.settings.persistence_env(), **(env or {})})
@@ -130,13 +137,15 @@ class Ledger(Application[UUID]):
     def _run(self, handler: Callable[[UnitOfWork, datetime], dict[str, Any]]) -> Outcome:
         """Run one command in its own unit of work, retrying on a concurrent write."""
         for attempt in self._retrying():
-            with attempt:
-                uow = UnitOfWork(self)
+            with attempt, self.unit_of_work() as uow:
                 with uow.operation() as mark:
                     body = handler(uow, self.clock.now())
                 positions = uow.commit()
                 return self._outcome(body, mark, positions)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self, self.cache, self.bulk)
 
     def _outcome(
         self, body: dict[str, Any], mark: OperationMark, positions: dict[tuple[UUID, int], int]
@@ -579,16 +588,17 @@ class Ledger(Application[UUID]):
         return results
 
     def _execute_chunk(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
-        uow = UnitOfWork(self)
         staged: list[tuple[dict[str, Any], OperationMark] | LedgerError] = []
-        for command in commands:
-            try:
-                with uow.operation() as mark:
-                    body = self._handle(uow, self.clock.now(), command)
-                staged.append((body, mark))
-            except LedgerError as error:
-                staged.append(error)
-        positions = uow.commit()
+        with self.unit_of_work() as uow:
+            uow.prefetch(_ids_needed(commands))
+            for command in commands:
+                try:
+                    with uow.operation() as mark:
+                        body = self._handle(uow, self.clock.now(), command)
+                    staged.append((body, mark))
+                except LedgerError as error:
+                    staged.append(error)
+            positions = uow.commit()
         return [
             item if isinstance(item, LedgerError) else self._outcome(item[0], item[1], positions)
             for item in staged
@@ -636,8 +646,8 @@ class Ledger(Application[UUID]):
 
     def _sweep_chunk(self, member_ids: list[str], as_of: datetime, report: SweepReport) -> None:
         for attempt in self._retrying():
-            with attempt:
-                uow = UnitOfWork(self)
+            with attempt, self.unit_of_work() as uow:
+                uow.prefetch(ids.member_id(member_id) for member_id in member_ids)
                 rules = None
                 marks: list[OperationMark] = []
                 for member_id in member_ids:
@@ -681,6 +691,28 @@ def _log_command(command: Command, result: Outcome | LedgerError) -> None:
         "outcome": outcome,
     }
     log.info("command %s %s", command.operation, outcome, extra={"fields": fields})
+
+
+def _ids_needed(commands: Sequence[Command]) -> Iterable[UUID]:
+    """The aggregates a chunk of commands will read, so they can be loaded in one query."""
+    yield ids.program_id()
+    for command in commands:
+        member_id = getattr(command, "member_id", None)
+        if member_id is not None:
+            yield ids.member_id(member_id)
+        partner_id = getattr(command, "partner_id", None)
+        transaction_id = getattr(command, "transaction_id", None)
+        if partner_id is not None:
+            yield ids.partner_id(partner_id)
+        if isinstance(command, Enroll):
+            yield ids.transaction_key_id(ENROLLMENT_SCOPE, command.member_id)
+        elif isinstance(command, Adjust):
+            yield ids.transaction_key_id(ADJUSTMENT_SCOPE, command.adjustment_id)
+        elif partner_id is not None and transaction_id is not None:
+            yield ids.transaction_key_id(partner_id, transaction_id)
+            original = getattr(command, "original_transaction_id", None)
+            if original is not None:
+                yield ids.transaction_key_id(partner_id, original)
 
 
 def _last_event(member: Member, name: str) -> Any:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime | date) else value
 
 
 @dataclass(frozen=True)
@@ -13,10 +17,8 @@ class Command:
     operation = "command"
 
     def fingerprint_data(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("partner_id", None)
         return {
-            k: (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in data.items()
+            f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "partner_id"
         }
 
 

@@ -22,9 +22,10 @@ class Settings:
     pool_size: int = 5
     max_overflow: int = 10
     # Longest wait for a database connection; eventsourcing retries a call 10 times, so a
-    # request during an outage answers 503 after about 10 × this.
+    # request during an outage answers 503 after about ten times this.
     db_connect_timeout: int = 2
     log_level: str = "INFO"
+    aggregate_cache_size: int = 10_000
     # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.
     create_tables: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class Settings:
             max_overflow=int(env.get("LEDGER_DB_MAX_OVERFLOW", "10")),
             db_connect_timeout=int(env.get("LEDGER_DB_CONNECT_TIMEOUT", "2")),
             log_level=env.get("LEDGER_LOG_LEVEL", "INFO"),
+            aggregate_cache_size=int(env.get("LEDGER_AGGREGATE_CACHE_SIZE", "10000")),
             create_tables=_flag(env.get("LEDGER_CREATE_TABLES", "true")),
         )
 

@@ -84,4 +84,11 @@ class Program(LedgerAggregate):
         self.rules_data = rules
 
     def rules(self, default: ProgramRules) -> ProgramRules:
-        return ProgramRules.from_dict(self.rules_data) if self.rules_data else default
+        if not self.rules_data:
+            return default
+        # Parsed once per configuration: every command reads the rules.
+        cached = self.__dict__.get("_parsed")
+        if cached is None or cached[0] is not self.rules_data:
+            cached = (self.rules_data, ProgramRules.from_dict(self.rules_data))
+            self.__dict__["_parsed"] = cached
+        return cached[1]

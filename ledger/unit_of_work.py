@@ -1,88 +1,150 @@
 """Many commands, one database transaction, each command still all-or-nothing.
 
 Aggregates loaded in a unit of work stay in memory between operations. Each operation runs in
-`operation()`: if it raises, every aggregate it touched is put back as it was (so a rejected
-command leaves nothing behind, not even due events); if it succeeds, its new events are queued
-in order. `commit()` writes the whole queue in one `Application.save`, i.e. one transaction.
+`operation()`: if it raises, every aggregate it changed is put back as it was (rebuilt from
+the store plus the events queued by earlier operations), so a rejected command leaves nothing
+behind, not even due events; if it succeeds, its new events are queued in order. `commit()`
+writes the whole queue in one `Application.save`, i.e. one transaction.
+
+Command methods change state only by triggering events, so an aggregate whose version did
+not move during a failed operation is untouched and needs no rebuilding.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import Recording, StoredEvent
 
+from ledger.aggregate_cache import AggregateCache
 from ledger.transaction_key import TransactionKey
 
 A = TypeVar("A", bound=Aggregate)
 
-_UNLOADED = object()
-_MISSING = object()
+
+class BulkEventReader(Protocol):
+    """Reads the events of many aggregates in one query (the store's concern)."""
+
+    def select_after(self, versions: dict[UUID, int]) -> list[StoredEvent]: ...
 
 
 @dataclass
 class OperationMark:
-    """Which event's log position answers for an operation, once it is known."""
+    """The events an operation queued and which event's log position answers for it."""
 
     events: list[Any] = field(default_factory=list)
     anchor: tuple[UUID, int] | None = None
 
 
 class UnitOfWork:
-    def __init__(self, app: Application[UUID]) -> None:
+    def __init__(
+        self,
+        app: Application[UUID],
+        cache: AggregateCache | None = None,
+        bulk: BulkEventReader | None = None,
+    ) -> None:
         self._app = app
+        self._cache = cache
+        self._bulk = bulk
         self._aggregates: dict[UUID, Aggregate | None] = {}
-        self._backups: dict[UUID, object] | None = None
+        self._borrowed: dict[UUID, Aggregate] = {}
+        self._prefetched: dict[UUID, list[Any]] = {}
+        self._op_versions: dict[UUID, int | None] | None = None
         self._touched: list[UUID] = []
         self.events: list[Any] = []
 
+    # ------------------------------------------------------------------ loading
+
     def get(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         if aggregate_id not in self._aggregates:
-            self._remember(aggregate_id, _UNLOADED)
-            try:
-                loaded: Aggregate | None = self._app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                loaded = None
-            self._aggregates[aggregate_id] = loaded
-        else:
-            self._remember(aggregate_id, self._aggregates[aggregate_id])
+            self._aggregates[aggregate_id] = self._load(aggregate_id)
         found = self._aggregates[aggregate_id]
+        self._remember(aggregate_id, found)
         if found is not None and not isinstance(found, cls):
             raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not {cls.__name__}")
         return found
 
     def add(self, aggregate: Aggregate) -> None:
-        self._remember(aggregate.id, self._aggregates.get(aggregate.id, _MISSING))
+        self._remember(aggregate.id, self._aggregates.get(aggregate.id))
         self._aggregates[aggregate.id] = aggregate
 
-    def _remember(self, aggregate_id: UUID, current: object) -> None:
-        if self._backups is None:
-            raise RuntimeError("aggregates are read and written inside operation()")
-        if aggregate_id not in self._backups:
-            self._backups[aggregate_id] = (
-                current if current in (_UNLOADED, _MISSING, None) else copy.deepcopy(current)
+    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Load many aggregates with one query before the operations that need them."""
+        if self._bulk is None:
+            return
+        versions: dict[UUID, int] = {}
+        for aggregate_id in aggregate_ids:
+            if aggregate_id in self._aggregates or aggregate_id in versions:
+                continue
+            cached = self._borrow(aggregate_id)
+            versions[aggregate_id] = cached.version if cached is not None else 0
+        if not versions:
+            return
+        for stored in self._bulk.select_after(versions):
+            originator_id = stored.originator_id
+            assert isinstance(originator_id, UUID)
+            self._prefetched.setdefault(originator_id, []).append(
+                self._app.mapper.to_domain_event(stored)
             )
+        for aggregate_id in versions:
+            # Found nothing newer: a cached aggregate is current, an uncached one is absent.
+            self._prefetched.setdefault(aggregate_id, [])
+            self._aggregates[aggregate_id] = self._load(aggregate_id)
+
+    def _borrow(self, aggregate_id: UUID) -> Aggregate | None:
+        if self._cache is None:
+            return None
+        if aggregate_id in self._borrowed:
+            return self._borrowed[aggregate_id]
+        cached = self._cache.borrow(aggregate_id)
+        if isinstance(cached, Aggregate):
+            self._borrowed[aggregate_id] = cached
+            return cached
+        return None
+
+    def _load(self, aggregate_id: UUID) -> Aggregate | None:
+        cached = self._borrow(aggregate_id)
+        if cached is not None:
+            newer = self._prefetched.pop(aggregate_id, None)
+            if newer is None:
+                newer = list(self._app.events.get(aggregate_id, gt=cached.version))
+            for domain_event in newer:
+                domain_event.mutate(cached)
+            return cached
+        if aggregate_id in self._prefetched:
+            loaded = _project(None, self._prefetched.pop(aggregate_id))
+        else:
+            try:
+                loaded = self._app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                loaded = None
+        if loaded is not None and self._cache is not None and self._cache.adopt(loaded):
+            self._borrowed[aggregate_id] = loaded
+        return loaded
+
+    # --------------------------------------------------------------- operations
+
+    def _remember(self, aggregate_id: UUID, current: Aggregate | None) -> None:
+        if self._op_versions is None:
+            raise RuntimeError("aggregates are read and written inside operation()")
+        if aggregate_id not in self._op_versions:
+            self._op_versions[aggregate_id] = None if current is None else current.version
             self._touched.append(aggregate_id)
 
     @contextmanager
     def operation(self) -> Iterator[OperationMark]:
         mark = OperationMark()
-        self._backups, self._touched = {}, []
+        self._op_versions, self._touched = {}, []
         try:
             yield mark
         except BaseException:
-            for aggregate_id, backup in self._backups.items():
-                if backup is _UNLOADED or backup is _MISSING:
-                    self._aggregates.pop(aggregate_id, None)
-                else:
-                    self._aggregates[aggregate_id] = backup  # type: ignore[assignment]
+            self._roll_back(self._op_versions)
             raise
         else:
             # Transaction keys go last so their event is the operation's last event.
@@ -99,15 +161,66 @@ class UnitOfWork:
                 last = mark.events[-1]
                 mark.anchor = (last.originator_id, last.originator_version)
         finally:
-            self._backups, self._touched = None, []
+            self._op_versions, self._touched = None, []
+
+    def _roll_back(self, versions: dict[UUID, int | None]) -> None:
+        for aggregate_id, version in versions.items():
+            current = self._aggregates.get(aggregate_id)
+            if current is None or current.version == version:
+                continue
+            self._evict(aggregate_id)
+            if version is None:
+                self._aggregates.pop(aggregate_id, None)
+                continue
+            queued = [e for e in self.events if e.originator_id == aggregate_id]
+            try:
+                stored: Aggregate | None = self._app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                stored = None
+            self._aggregates[aggregate_id] = _project(stored, queued)
+
+    def _evict(self, aggregate_id: UUID) -> None:
+        borrowed = self._borrowed.pop(aggregate_id, None)
+        if borrowed is not None and self._cache is not None:
+            self._cache.give_back(aggregate_id, None)
+
+    # ------------------------------------------------------------------- saving
 
     def commit(self) -> dict[tuple[UUID, int], int]:
         """Save every queued event in one transaction; return their log positions."""
         if not self.events:
+            self.close()
             return {}
-        recordings: list[Recording[UUID]] = self._app.save(*self.events)
+        try:
+            recordings: list[Recording[UUID]] = self._app.save(*self.events)
+        except BaseException:
+            self.close(failed=True)
+            raise
         self.events = []
+        self.close()
         return {
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
             for r in recordings
         }
+
+    def close(self, failed: bool = False) -> None:
+        """Give cached aggregates back (evicted if anything unsaved may be in them)."""
+        if self._cache is not None:
+            for aggregate_id, aggregate in self._borrowed.items():
+                keep = not failed and not self.events and aggregate is self._aggregates.get(
+                    aggregate_id
+                )
+                self._cache.give_back(aggregate_id, aggregate if keep else None)
+        self._borrowed = {}
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(failed=exc_type is not None)
+
+
+def _project(aggregate: Aggregate | None, domain_events: list[Any]) -> Aggregate | None:
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate

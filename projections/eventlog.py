@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -38,8 +39,88 @@ class EventLog:
             return int(row[0]) if row else None
 
 
+    def select_after(self, versions: dict[UUID, int]) -> list[StoredEvent]:
+        """Events of many aggregates, each after a given version, in one query."""
+        if not versions:
+            return []
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            statement = (
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                f"FROM {self.recorder.events_table_name} e "
+                "JOIN unnest(%s::uuid[], %s::int[]) AS k(id, v) "
+                "ON e.originator_id = k.id AND e.originator_version > k.v "
+                "ORDER BY e.originator_id, e.originator_version"
+            )
+            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, (list(versions), list(versions.values())))
+                return [
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                    for row in curs.fetchall()
+                ]
+        assert isinstance(self.recorder, SQLiteApplicationRecorder)
+        found: list[StoredEvent] = []
+        items = list(versions.items())
+        with self.recorder.datastore.transaction(commit=False) as curs:
+            for start in range(0, len(items), 400):
+                chunk = items[start : start + 400]
+                where = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(chunk))
+                params: list[Any] = []
+                for aggregate_id, version in chunk:
+                    params += [aggregate_id.hex, version]
+                curs.execute(
+                    "SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.recorder.events_table_name} WHERE {where} "
+                    "ORDER BY originator_id, originator_version",
+                    params,
+                )
+                found += [
+                    StoredEvent(
+                        originator_id=UUID(row[0]),
+                        originator_version=row[1],
+                        topic=row[2],
+                        state=bytes(row[3]),
+                    )
+                    for row in curs.fetchall()
+                ]
+        return found
+
+    def stream_notifications(self, originator_id: UUID) -> list[Notification]:
+        """One aggregate's stored events with their log positions, in version order."""
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            statement = (
+                "SELECT notification_id, originator_version, topic, state "
+                f"FROM {self.recorder.events_table_name} "
+                "WHERE originator_id = %s ORDER BY originator_version"
+            )
+            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, (originator_id,))
+                rows = [(r["notification_id"], r["originator_version"], r["topic"],
+                         bytes(r["state"])) for r in curs.fetchall()]
+        else:
+            statement = (
+                f"SELECT rowid, originator_version, topic, state "
+                f"FROM {self.recorder.events_table_name} "
+                "WHERE originator_id = ? ORDER BY originator_version"
+            )
+            with self.recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(statement, (originator_id.hex,))
+                rows = [(r[0], r[1], r[2], r[3]) for r in curs.fetchall()]
+        return [
+            Notification(id=int(position), originator_id=originator_id,
+                         originator_version=int(version), topic=topic, state=state)
+            for position, version, topic, state in rows
+        ]
+
+
 def open_ledger(**kwargs: Any) -> Ledger:
-    """A ledger wired with the event log it needs to answer replays with their position."""
+    """A ledger wired with the store reads it needs: replay positions and bulk loading."""
     ledger = Ledger(**kwargs)
-    ledger.positions = EventLog(ledger)
+    log = EventLog(ledger)
+    ledger.positions = log
+    ledger.bulk = log
     return ledger

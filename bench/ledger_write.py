@@ -1,0 +1,78 @@
+"""The ledger's own write path without HTTP: single commands, batches, and cost with history."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from bench.common import Figure, fresh_database, percentile
+from ledger.commands import Accrue, Enroll
+from ledger.config import Settings
+from ledger.partner import PartnerTerms
+from projections.eventlog import open_ledger
+
+PARTNER = PartnerTerms(
+    "bench-shop", "Bench Shop", "EUR", Decimal("1"), Decimal("0.01"), Decimal("0.008"), 0
+)
+
+
+def _accrue(member: str, n: int) -> Accrue:
+    return Accrue(
+        partner_id=PARTNER.partner_id, transaction_id=f"{member}-t{n}", member_id=member,
+        amount=Decimal("12.34"), currency="EUR", occurred_at=datetime.now(UTC),
+    )
+
+
+def batch_throughput(url: str, members: int = 1000, per_member: int = 10) -> Figure:
+    ledger = open_ledger(settings=Settings(database_url=url))
+    ledger.register_partner(PARTNER)
+    ledger.execute_batch([Enroll(member_id=f"bm{i}") for i in range(members)])
+    commands = [_accrue(f"bm{i % members}", i) for i in range(members * per_member)]
+    started = time.perf_counter()
+    results = ledger.execute_batch(commands)
+    elapsed = time.perf_counter() - started
+    assert all(not isinstance(r, Exception) for r in results)
+    ledger.close()
+    return Figure("Ledger.execute_batch accruals", len(commands) / elapsed, "accruals/s",
+                  f"{len(commands)} accruals over {members} members")
+
+
+def latency_with_history(url: str, history: int, samples: int = 200) -> tuple[float, float]:
+    ledger = open_ledger(settings=Settings(database_url=url))
+    ledger.register_partner(PARTNER)
+    member = f"hist{history}"
+    ledger.enroll(Enroll(member_id=member))
+    for start in range(0, history, 1000):
+        ledger.execute_batch([_accrue(member, n) for n in range(start, min(history, start + 1000))])
+    timings = []
+    for n in range(samples):
+        started = time.perf_counter()
+        ledger.accrue(_accrue(member, history + n))
+        timings.append(time.perf_counter() - started)
+    ledger.close()
+    return percentile(timings, 0.5) * 1000, percentile(timings, 0.99) * 1000
+
+
+def measure(history: int = 10_000) -> list[Figure]:
+    figures = []
+    with fresh_database() as url:
+        figures.append(batch_throughput(url))
+    with fresh_database() as url:
+        small = latency_with_history(url, 10)
+        large = latency_with_history(url, history)
+    figures += [
+        Figure("accrual latency p50, member with 10 prior events", small[0], "ms"),
+        Figure(f"accrual latency p50, member with {history:,} prior events", large[0], "ms",
+               f"ratio {large[0] / small[0]:.2f} (target <= 1.5)"),
+    ]
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--history", type=int, default=10_000)
+    args = parser.parse_args()
+    for figure in measure(args.history):
+        print(f"{figure.name}: {figure.value:,.2f} {figure.unit} {figure.note}")
