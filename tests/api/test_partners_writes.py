@@ -281,29 +281,31 @@ def test_transaction_lookup_is_per_partner(api: WriteClient, shop: str) -> None:
 # --------------------------------------------------------------------------- concurrency
 
 
+@pytest.fixture
+def pg_api(pg_url: str, clock: ManualClock) -> Iterator[WriteClient]:
+    yield from open_client(pg_url, clock)
+
+
 @pytest.mark.postgres
-def test_concurrent_identical_requests_create_once(pg_url: str, clock: ManualClock) -> None:
-    for api in open_client(pg_url, clock):
-        shop = api.partner("shop")
-        api.enroll(shop, "m1")
-        body = accrual_body(api)
-        barrier = threading.Barrier(8)
-        statuses: list[int] = []
-        bodies: list[dict[str, Any]] = []
+def test_concurrent_identical_requests_create_once(pg_api: WriteClient) -> None:
+    shop = pg_api.partner("shop")
+    pg_api.enroll(shop, "m1")
+    body = accrual_body(pg_api)
+    barrier = threading.Barrier(8)
+    answers: list[tuple[int, dict[str, Any]]] = []
 
-        def post() -> None:
-            client = api.app.test_client()
-            barrier.wait()
-            response = client.post("/v1/accruals", json=body,
-                                   headers={"Authorization": f"Bearer {shop}"})
-            statuses.append(response.status_code)
-            bodies.append(response.get_json())
+    def post() -> None:
+        client = pg_api.app.test_client()
+        barrier.wait()
+        response = client.post("/v1/accruals", json=body,
+                               headers={"Authorization": f"Bearer {shop}"})
+        answers.append((response.status_code, response.get_json()))
 
-        threads = [threading.Thread(target=post) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert sorted(statuses) == [200] * 7 + [201]
-        assert all(b == bodies[0] for b in bodies)
-        assert bodies[0]["balance"]["available"] == 100
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200] * 7 + [201]
+    assert all(answer == answers[0][1] for _, answer in answers)
+    assert answers[0][1]["balance"]["available"] == 100
