@@ -189,3 +189,23 @@ def replay_into(
     runner = ProjectionRunner(ledger, target)
     runner.catch_up(recorded_until=recorded_until)
     return runner
+
+
+def ensure_applied(ledger: Ledger, target: Target, position: int, timeout: float) -> bool:
+    """Make sure the projections have applied `position`, within `timeout` seconds.
+
+    If no runner is active (nobody holds the lock) the caller catches up itself; otherwise it
+    waits for the active runner. Either way the result is exactly-once (tracking CAS)."""
+    runner = ProjectionRunner(ledger, target)
+    deadline = time.monotonic() + timeout
+    while runner.position() < position:
+        if time.monotonic() >= deadline:
+            return False
+        if target.try_lock():
+            try:
+                runner.catch_up(until=max(position, runner.head()), deadline=deadline)
+            finally:
+                target.unlock()
+        else:
+            time.sleep(0.02)
+    return True

@@ -6,11 +6,10 @@ sweep covers every write acknowledged before it started (ARCHITECTURE §6).
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from ledger.application import Ledger, SweepReport
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, ensure_applied
 from projections.store import Target, open_target
 
 CATCH_UP_WAIT_SECONDS = 30.0
@@ -31,24 +30,6 @@ def due_member_ids(target: Target, as_of: datetime, lowest_tier: str) -> list[st
     return sorted({r["member_id"] for r in lots} | {r["member_id"] for r in tiers})
 
 
-def catch_up_to_head(ledger: Ledger, target: Target, timeout: float) -> bool:
-    """Bring the projections to the log head: ourselves if no runner is active, else wait."""
-    runner = ProjectionRunner(ledger, target)
-    head = runner.head()
-    deadline = time.monotonic() + timeout
-    while runner.position() < head:
-        if target.try_lock():
-            try:
-                runner.catch_up(until=head, deadline=deadline)
-            finally:
-                target.unlock()
-        elif time.monotonic() > deadline:
-            return False
-        else:
-            time.sleep(0.05)
-    return True
-
-
 def run_sweep(
     ledger: Ledger, as_of: datetime | None = None, target: Target | None = None
 ) -> SweepReport:
@@ -59,7 +40,8 @@ def run_sweep(
     try:
         if own:
             target.ensure_schema()
-        if not catch_up_to_head(ledger, target, CATCH_UP_WAIT_SECONDS):
+        if not ensure_applied(ledger, target, ProjectionRunner(ledger, target).head(),
+                              CATCH_UP_WAIT_SECONDS):
             # The index could not be trusted in time: every member is looked at instead.
             return ledger.sweep(as_of)
         lowest = ledger.program().ladder.lowest.code

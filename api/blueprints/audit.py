@@ -1,7 +1,73 @@
-"""HTTP endpoints: audit."""
+"""HTTP endpoints: audit (auditor, admin): the ordered event log with its hash chain, and a
+verification of the chain and every projection against a fresh replay."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from typing import Any
 
-blp = Blueprint("audit", __name__, description="audit")
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from api.auth import require_roles
+from api.blueprints.queries import Consistency, consistent, jsonable, not_found
+from api.problems import Problem
+from api.writes import current_ledger
+from projections import audit, reads
+
+blp = Blueprint("audit", __name__, url_prefix="/v1",
+                description="Audit: event log, hash chain digest, verification.")
+ROLES = ("auditor", "admin")
+
+
+class EventsArgs(Consistency):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=reads.MAX_LIMIT))
+    cursor = fields.String()
+
+
+@blp.route("/events", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(EventsArgs, location="query")
+@blp.response(200)
+def events(args: dict[str, Any]) -> Any:
+    """Every stored event in position order, with its chain hash."""
+    after = args["after"]
+    if args.get("cursor"):
+        try:
+            after = int(reads.decode_cursor(args["cursor"])["after"])
+        except (ValueError, KeyError) as error:
+            raise Problem("validation-error", "Unknown cursor.",
+                          {"cursor": ["Not a cursor from this listing."]}) from error
+    target = consistent(args.get("min_position"))
+    return jsonable(reads.events(current_ledger(), target, after, args["limit"]))
+
+
+@blp.route("/members/<member_id>/events", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(Consistency, location="query")
+@blp.response(200)
+def member_events(args: dict[str, Any], member_id: str) -> Any:
+    """One member's events in stream order."""
+    found = reads.member_events(current_ledger(), consistent(args.get("min_position")),
+                                member_id)
+    if found is None:
+        raise not_found(f"member {member_id}")
+    return jsonable(found)
+
+
+@blp.route("/audit/digest", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(Consistency, location="query")
+@blp.response(200)
+def digest(args: dict[str, Any]) -> Any:
+    """The hash chain's head: keep it to prove later that history was not rewritten."""
+    return jsonable(reads.digest(consistent(args.get("min_position"))))
+
+
+@blp.route("/audit/verify", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(Consistency, location="query")
+@blp.response(200)
+def verify(args: dict[str, Any]) -> Any:
+    """Recompute the chain and every projection from the events; report the first mismatch."""
+    return jsonable(audit.verify(current_ledger(), consistent(args.get("min_position"))))

@@ -1,7 +1,113 @@
-"""HTTP endpoints: finance."""
+"""HTTP endpoints: finance reports (finance, auditor, admin), all read from the projections.
+
+Settlement and breakage periods are whole UTC days by recorded time, `[from, to)`: give dates
+(`2026-01-01`) or midnight UTC timestamps.
+"""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from datetime import UTC, date, datetime, time
+from typing import Any
 
-blp = Blueprint("finance", __name__, description="finance")
+from flask_smorest import Blueprint
+from marshmallow import ValidationError, fields, validates_schema
+
+from api.auth import require_roles
+from api.blueprints.queries import Consistency, consistent, jsonable
+from api.fields import Timestamp
+from api.writes import current_ledger
+from projections import reads
+
+blp = Blueprint("finance", __name__, url_prefix="/v1/reports",
+                description="Finance reports: settlement, liability, breakage, trial balance.")
+ROLES = ("finance", "auditor", "admin")
+
+
+class Day(fields.String):
+    """A UTC day: `YYYY-MM-DD`, or a timestamp at midnight UTC."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as error:
+            raise ValidationError("Must be a date (YYYY-MM-DD) or an RFC 3339 time.") from error
+        if moment.tzinfo is None:
+            raise ValidationError("Must include a UTC offset.")
+        moment = moment.astimezone(UTC)
+        if moment.time() != time(0):
+            raise ValidationError("Periods are whole UTC days: use midnight UTC.")
+        return moment.date()
+
+
+class PeriodArgs(Consistency):
+    start = Day(data_key="from", required=True)
+    end = Day(data_key="to", required=True)
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["end"] < data["start"]:
+            raise ValidationError("Must not be before from.", "to")
+
+
+class AsOfArgs(Consistency):
+    as_of = Timestamp()
+
+
+@blp.route("/settlement", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(PeriodArgs, location="query")
+@blp.response(200)
+def settlement(args: dict[str, Any]) -> Any:
+    """Per partner: points issued and funded, redeemed and reimbursed, net of reversals."""
+    target = consistent(args.get("min_position"))
+    currency = current_ledger().program().currency
+    return jsonable(reads.settlement(target, args["start"], args["end"], currency))
+
+
+@blp.route("/liability", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(AsOfArgs, location="query")
+@blp.response(200)
+def liability(args: dict[str, Any]) -> Any:
+    """Outstanding points by issuing source and their value (as of an instant: replayed)."""
+    ledger = current_ledger()
+    target = consistent(args.get("min_position"))
+    if args.get("as_of") is not None:
+        return jsonable(reads.liability_as_of(ledger, args["as_of"]))
+    rules = ledger.program()
+    return jsonable({"as_of": ledger.clock.now(),
+                     **reads.liability(target, rules.point_value, rules.currency)})
+
+
+@blp.route("/breakage", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(PeriodArgs, location="query")
+@blp.response(200)
+def breakage(args: dict[str, Any]) -> Any:
+    """Points expired (and forfeited at closing) per issuing source."""
+    return jsonable(reads.breakage(consistent(args.get("min_position")), args["start"],
+                                   args["end"]))
+
+
+@blp.route("/trial-balance", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(AsOfArgs, location="query")
+@blp.response(200)
+def trial_balance(args: dict[str, Any]) -> Any:
+    """Debits and credits (points) per account; the total is zero."""
+    return jsonable(reads.trial_balance(consistent(args.get("min_position")),
+                                        args.get("as_of")))
+
+
+@blp.route("/tiers", methods=["GET"])
+@require_roles(*ROLES)
+@blp.arguments(Consistency, location="query")
+@blp.response(200)
+def tiers(args: dict[str, Any]) -> Any:
+    """Members per tier (closed members left out)."""
+    return jsonable(reads.tier_report(consistent(args.get("min_position"))))

@@ -1,7 +1,177 @@
-"""HTTP endpoints: queries."""
+"""HTTP endpoints: member queries (partner: balance only; auditor, finance, admin: all).
+
+Views read the projection tables (balance `as_of` replays the member's events instead). They
+never run the projection runner in the background: `serve` / `loyalty-ledger project` do.
+A query with `?min_position=N` makes sure N is applied first: if no runner is active it
+catches up itself within the request, else it waits for the active one, both for at most
+`read_wait_seconds` (then 503 `projection-lagging` with Retry-After). In-process tests
+therefore need no thread: `min_position`, or `ProjectionRunner.catch_up()`, brings the read
+side up to date deterministically.
+"""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
-blp = Blueprint("queries", __name__, description="queries")
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import require_roles
+from api.fields import Timestamp, utc_text
+from api.problems import Problem
+from api.writes import current_ledger
+from projections import reads
+from projections.eventlog import EventLog
+from projections.runner import ensure_applied
+from projections.store import Target, open_target
+
+READERS = ("auditor", "finance", "admin")
+
+blp = Blueprint("queries", __name__, url_prefix="/v1",
+                description="Member queries, read from the projections.")
+
+
+# ------------------------------------------------------- shared read-side plumbing
+
+
+def read_target() -> Target:
+    """The projection tables of this app's database, opened on first use."""
+    target = current_app.extensions.get("projections")
+    if target is None:
+        target = open_target(current_app.extensions["settings"])
+        target.ensure_schema()
+        current_app.extensions["projections"] = target
+    return target
+
+
+def consistent(min_position: int | None) -> Target:
+    """The read target, once it has applied `min_position` (else 503 projection-lagging)."""
+    target = read_target()
+    if min_position:
+        wait = current_app.extensions["settings"].read_wait_seconds
+        if not ensure_applied(current_ledger(), target, min_position, wait):
+            raise Problem("projection-lagging",
+                          f"The projections have not applied position {min_position} yet.",
+                          headers={"Retry-After": "1"})
+    return target
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def not_found(what: str) -> Problem:
+    return Problem("not-found", f"{what} not found")
+
+
+class Consistency(Schema):
+    min_position = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "wait (up to 5 s) until the projections applied this log position"})
+
+
+class BalanceArgs(Consistency):
+    as_of = Timestamp(metadata={"description": "replay the member's events recorded by then"})
+
+
+class StatementArgs(Consistency):
+    start = Timestamp(data_key="from")
+    end = Timestamp(data_key="to")
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=reads.MAX_LIMIT))
+    cursor = fields.String()
+
+
+class ExpiringArgs(Consistency):
+    within_days = fields.Integer(load_default=90, validate=validate.Range(min=0, max=36_500))
+
+
+# --------------------------------------------------------------------- endpoints
+
+
+@blp.route("/members/<member_id>", methods=["GET"])
+@require_roles(*READERS)
+@blp.arguments(Consistency, location="query")
+@blp.response(200)
+def member(args: dict[str, Any], member_id: str) -> Any:
+    """The member's status, enrollment and tier."""
+    found = reads.member(consistent(args.get("min_position")), member_id)
+    if found is None:
+        raise not_found(f"member {member_id}")
+    return jsonable({k: found[k] for k in ("member_id", "status", "enrolled_at", "tier")})
+
+
+@blp.route("/members/<member_id>/balance", methods=["GET"])
+@require_roles("partner", *READERS)
+@blp.arguments(BalanceArgs, location="query")
+@blp.response(200)
+def balance(args: dict[str, Any], member_id: str) -> Any:
+    """Balance from the projection, or `as_of` an instant (replayed from the events)."""
+    as_of = args.get("as_of")
+    if as_of is not None:
+        ledger = current_ledger()
+        state = ledger.member_as_of(member_id, as_of)
+        if state is None:
+            raise not_found(f"member {member_id} as of {utc_text(as_of)}")
+        position = EventLog(ledger).position_of(state.id, state.version)
+        return jsonable({**state.full_balance(), "as_of": as_of, "position": position})
+    found = reads.balance(consistent(args.get("min_position")), member_id)
+    if found is None:
+        raise not_found(f"member {member_id}")
+    as_of = found.pop("updated_at")
+    return jsonable({**found, "as_of": as_of})
+
+
+@blp.route("/members/<member_id>/statement", methods=["GET"])
+@require_roles(*READERS)
+@blp.arguments(StatementArgs, location="query")
+@blp.response(200)
+def statement(args: dict[str, Any], member_id: str) -> Any:
+    """One line per event on the member, with the balance after it (the audit trail)."""
+    target = consistent(args.get("min_position"))
+    if reads.member(target, member_id) is None:
+        raise not_found(f"member {member_id}")
+    try:
+        page = reads.statement(target, member_id, args.get("start"), args.get("end"),
+                               args["limit"], args.get("cursor"))
+    except ValueError as error:
+        raise Problem("validation-error", str(error), {"cursor": [str(error)]}) from error
+    return jsonable(page)
+
+
+@blp.route("/members/<member_id>/tier", methods=["GET"])
+@require_roles(*READERS)
+@blp.arguments(Consistency, location="query")
+@blp.response(200)
+def tier(args: dict[str, Any], member_id: str) -> Any:
+    """Tier, since when, guarantee, trailing qualifying spend and the way to the next tier."""
+    ledger = current_ledger()
+    found = reads.tier(consistent(args.get("min_position")), ledger, member_id,
+                       ledger.clock.now())
+    if found is None:
+        raise not_found(f"member {member_id}")
+    return jsonable(found)
+
+
+@blp.route("/members/<member_id>/expiring", methods=["GET"])
+@require_roles(*READERS)
+@blp.arguments(ExpiringArgs, location="query")
+@blp.response(200)
+def expiring(args: dict[str, Any], member_id: str) -> Any:
+    """Points that expire within the coming days, per expiry instant."""
+    target = consistent(args.get("min_position"))
+    if reads.member(target, member_id) is None:
+        raise not_found(f"member {member_id}")
+    now = current_ledger().clock.now()
+    return jsonable({"lots": reads.expiring(target, member_id, now, args["within_days"])})

@@ -1,0 +1,106 @@
+"""Member queries over HTTP, on the coalition of tests/integration/test_projections.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api.app import create_app
+from api.migrate import migrate
+from ledger.clock import ManualClock
+from ledger.config import Settings
+from tests.integration.test_projections import build_coalition
+
+ADMIN = "test-admin"
+
+
+class Reader:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.http: FlaskClient = app.test_client()
+        self.ledger: Any = app.extensions["ledger"]
+        self.head = int(self.ledger.recorder.max_notification_id() or 0)
+
+    def get(self, path: str, token: str = ADMIN, status: int = 200, **query: Any) -> Any:
+        response = self.http.get(path, query_string=query,
+                                 headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == status, response.get_json()
+        return response.get_json()
+
+    def key(self, role: str, partner_id: str | None = None) -> str:
+        token, _ = self.ledger.issue_key(role, partner_id, f"{role} key")
+        return str(token)
+
+
+def open_reader(database_url: str, clock: ManualClock) -> Iterator[Reader]:
+    """An app on a fresh database holding the coalition (fixture body shared by API tests)."""
+    settings = Settings(database_url=database_url, admin_key=ADMIN, read_wait_seconds=5)
+    migrate(settings)
+    app = create_app(settings=settings, clock=clock)
+    build_coalition(app.extensions["ledger"], clock)
+    yield Reader(app)
+    target = app.extensions.get("projections")
+    if target is not None:
+        target.close()
+    app.extensions["ledger"].close()
+
+
+@pytest.fixture
+def reader(database_url: str, clock: ManualClock) -> Iterator[Reader]:
+    yield from open_reader(database_url, clock)
+
+
+def test_balance_from_projection_and_as_of(reader: Reader) -> None:
+    body = reader.get("/v1/members/m2/balance", min_position=reader.head)
+    assert body["available"] == 0 and body["lifetime_adjusted"] == 25
+    assert body["position"] <= reader.head
+    then = reader.get("/v1/members/m2/balance", as_of="2026-01-20T00:00:00Z")
+    assert (then["available"], then["pending"], then["lifetime_reversed"]) == (-20, 0, 30)
+    assert then["as_of"] == "2026-01-20T00:00:00.000000Z"
+    assert then["available"] + then["pending"] == (
+        then["lifetime_earned"] + then["lifetime_adjusted"] - then["lifetime_redeemed"]
+        - then["lifetime_expired"] - then["lifetime_reversed"])
+
+
+def test_member_tier_statement_expiring(reader: Reader) -> None:
+    member = reader.get("/v1/members/m3", min_position=reader.head)
+    assert member == {"member_id": "m3", "status": "closed",
+                      "enrolled_at": "2026-01-15T12:00:00.000000Z", "tier": "basic"}
+    tier = reader.get("/v1/members/m1/tier")
+    assert tier["tier"] == "basic" and tier["next_tier"] == "silver"
+    page = reader.get("/v1/members/m2/statement", limit=4)
+    assert [x["points"] for x in page["lines"]] == [0, 50, 30, -70]
+    rest = reader.get("/v1/members/m2/statement", cursor=page["next_cursor"])
+    assert [x["available_after"] for x in rest["lines"]] == [-20, 5, 0]
+    assert rest["next_cursor"] is None
+    window = reader.get("/v1/members/m2/statement", **{"from": "2026-02-01T00:00:00Z"})
+    assert [x["type"] for x in window["lines"]] == ["PointsAdjusted", "PointsExpired"]
+    assert reader.get("/v1/members/m1/expiring") == {"lots": []}
+    reader.get("/v1/members/nobody/statement", status=404)
+    reader.get("/v1/members/m1/statement", cursor="garbage", status=422)
+
+
+def test_roles(reader: Reader) -> None:
+    reader.get("/v1/members/m1/balance", min_position=reader.head)
+    partner = reader.key("partner", "air")
+    assert reader.get("/v1/members/m1/balance", token=partner)["member_id"] == "m1"
+    reader.get("/v1/members/m1", token=partner, status=403)
+    reader.get("/v1/members/m1/statement", token=partner, status=403)
+    for role in ("auditor", "finance"):
+        reader.get("/v1/members/m1/statement", token=reader.key(role))
+    reader.get("/v1/members/m1", token="nonsense", status=401)
+
+
+def test_min_position_beyond_the_log_is_lagging(reader: Reader) -> None:
+    reader.app.extensions["settings"] = Settings(
+        database_url=reader.app.extensions["settings"].database_url, admin_key=ADMIN,
+        read_wait_seconds=0.2)
+    response = reader.http.get("/v1/members/m1/balance?min_position=999999",
+                               headers={"Authorization": f"Bearer {ADMIN}"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.get_json()["type"].endswith("/projection-lagging")
