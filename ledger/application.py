@@ -34,6 +34,7 @@ from ledger.errors import (
     LedgerError,
     NotFound,
 )
+from ledger.group_commit import GroupCommitter
 from ledger.member import Member
 from ledger.partner import Partner, PartnerTerms
 from ledger.program import Program, ProgramRules
@@ -105,6 +106,7 @@ class Ledger(Application[UUID]):
             if self.settings.aggregate_cache_size > 0
             else None
         )
+        self.committer = GroupCommitter(self.save) if self.settings.group_commit else None
         # Called with the domain events of every successful save (metrics hook in from api/).
         self.save_observers: list[Callable[[Sequence[Any]], None]] = []
         super().__init__(env={**self.settings.persistence_env(), **(env or {})})
@@ -140,7 +142,7 @@ class Ledger(Application[UUID]):
             with attempt, self.unit_of_work() as uow:
                 with uow.operation() as mark:
                     body = handler(uow, self.clock.now())
-                positions = uow.commit()
+                positions = uow.commit(self.committer)
                 return self._outcome(body, mark, positions)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -26,6 +26,8 @@ class Settings:
     db_connect_timeout: int = 2
     log_level: str = "INFO"
     aggregate_cache_size: int = 10_000
+    # Concurrent single commands in one process share a transaction (see ledger/group_commit.py).
+    group_commit: bool = True
     # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.
     create_tables: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -45,6 +47,7 @@ class Settings:
             db_connect_timeout=int(env.get("LEDGER_DB_CONNECT_TIMEOUT", "2")),
             log_level=env.get("LEDGER_LOG_LEVEL", "INFO"),
             aggregate_cache_size=int(env.get("LEDGER_AGGREGATE_CACHE_SIZE", "10000")),
+            group_commit=_flag(env.get("LEDGER_GROUP_COMMIT", "true")),
             create_tables=_flag(env.get("LEDGER_CREATE_TABLES", "true")),
         )
 

@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording, StoredEvent
 
 from ledger.aggregate_cache import AggregateCache
+from ledger.group_commit import GroupCommitter
 from ledger.transaction_key import TransactionKey
 
 A = TypeVar("A", bound=Aggregate)
@@ -186,22 +187,31 @@ class UnitOfWork:
 
     # ------------------------------------------------------------------- saving
 
-    def commit(self) -> dict[tuple[UUID, int], int]:
-        """Save every queued event in one transaction; return their log positions."""
+    def commit(self, committer: GroupCommitter | None = None) -> dict[tuple[UUID, int], int]:
+        """Save every queued event in one transaction; return their log positions.
+
+        With a group committer the transaction may also carry other commands' events.
+        """
         if not self.events:
             self.close()
             return {}
         try:
-            recordings: list[Recording[UUID]] = self._app.save(*self.events)
+            if committer is not None:
+                positions = committer.submit(self.events)
+            else:
+                recordings: list[Recording[UUID]] = self._app.save(*self.events)
+                positions = {
+                    (r.domain_event.originator_id, r.domain_event.originator_version): (
+                        r.notification.id
+                    )
+                    for r in recordings
+                }
         except BaseException:
             self.close(failed=True)
             raise
         self.events = []
         self.close()
-        return {
-            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
-            for r in recordings
-        }
+        return positions
 
     def close(self, failed: bool = False) -> None:
         """Give cached aggregates back (evicted if anything unsaved may be in them)."""
