@@ -156,5 +156,83 @@ def import_command(
         ctx.exit(1)
 
 
+# ------------------------------------------------------- projections and auditors
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="truncate every projection and replay from 0")
+@click.option("--once", is_flag=True, help="catch up to the log head, then exit")
+@click.pass_context
+def project(ctx: click.Context, rebuild: bool, once: bool) -> None:
+    """Run the projection runner alone (one active per database; others stand by)."""
+    import signal
+
+    from projections.worker import ProjectionWorker
+
+    with opened_ledger(ctx) as ledger:
+        worker = ProjectionWorker(settings_of(ctx), ledger)
+        signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+        try:
+            if rebuild:
+                click.echo(f"rebuilt to position {worker.rebuild()}", err=True)
+            if once:
+                click.echo(f"caught up to position {worker.catch_up()}", err=True)
+            else:
+                worker.run_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            worker.stop()
+
+
+@main.group()
+def audit() -> None:
+    """Auditor tools."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Recompute the hash chain and every projection from the events and compare.
+
+    Prints the report as JSON; exits 1 (naming the first broken position) on a mismatch."""
+    from projections.audit import verify
+    from projections.store import open_target
+
+    with opened_ledger(ctx) as ledger:
+        target = open_target(ledger.settings)
+        try:
+            report = verify(ledger, target)
+        finally:
+            target.close()
+    click.echo(json.dumps(report, default=str))
+    if not report["ok"]:
+        broken = report["first_broken_position"]
+        where = f"first broken position {broken}" if broken else "projections differ"
+        click.echo(f"audit verify FAILED: {where}", err=True)
+        ctx.exit(1)
+
+
+@main.command()
+@click.option("--until", required=True, help="RFC 3339 time with an offset")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def replay(ctx: click.Context, until: str, out: Path) -> None:
+    """Write every projection as it stood at --until, one CSV file per table, into --out."""
+    from marshmallow import ValidationError
+
+    from api.fields import Timestamp
+    from projections.audit import replay_until
+
+    try:
+        moment = Timestamp().deserialize(until)
+    except ValidationError as error:
+        message = "; ".join(map(str, error.messages))
+        raise click.BadParameter(message, param_hint="--until") from error
+    with opened_ledger(ctx) as ledger:
+        counts = replay_until(ledger, moment, out)
+    click.echo(json.dumps({"until": until, "out": str(out), "rows": counts}))
+
+
 if __name__ == "__main__":
     main()

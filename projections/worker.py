@@ -117,6 +117,10 @@ class ProjectionWorker:
 
     # ------------------------------------------------------------ background
 
+    def request_stop(self) -> None:
+        """Ask `run_forever` to return after the batch in hand (signal handlers)."""
+        self._stop.set()
+
     def start(self) -> None:
         if self._thread is not None:
             return
