@@ -110,7 +110,8 @@ def persistence_env(url: str) -> dict[str, str]:
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_CONNECT_TIMEOUT": "5",
-        "POSTGRES_PRE_PING": "y",
+        # Off: a broken pooled connection fails its query, which the library retries anyway.
+        "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
     }

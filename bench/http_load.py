@@ -1,0 +1,143 @@
+"""`loyalty-ledger serve` on PostgreSQL under wrk: accruals/s, latency, reads under load, RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from bench.common import Figure, fresh_database
+
+ADMIN = "bench-admin-key"
+HERE = Path(__file__).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ADMIN_KEY": ADMIN,
+           "LEDGER_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers",
+         str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(base + "/readyz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    try:
+        yield base, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def _headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def seed(base: str, members: int) -> str:
+    admin = _headers(ADMIN)
+    requests.post(base + "/v1/partners", headers=admin, timeout=10, json={
+        "partner_id": "bench-shop", "name": "Bench Shop", "currency": "EUR", "earn_rate": "1",
+        "funding_rate": "0.01", "reimbursement_rate": "0.008", "pending_days": 0,
+    }).raise_for_status()
+    key = requests.post(base + "/v1/keys", headers=admin, timeout=10, json={
+        "role": "partner", "partner_id": "bench-shop", "name": "bench"}).json()["key"]
+    for start in range(0, members, 5000):
+        ops = [{"op": "enroll", "member_id": f"bm{i}"}
+               for i in range(start, min(members, start + 5000))]
+        requests.post(base + "/v1/batches", headers=_headers(key), json={"operations": ops},
+                      timeout=300).raise_for_status()
+    return str(key)
+
+
+def wrk(base: str, script: str, token: str, members: int, seconds: int, connections: int,
+        run: str) -> dict[str, float]:
+    env = {**os.environ, "BENCH_TOKEN": token, "BENCH_MEMBERS": str(members),
+           "BENCH_OCCURRED_AT": datetime.now(UTC).isoformat(), "BENCH_RUN": run}
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "-s", str(HERE / "wrk" / script), base],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))}  # type: ignore[union-attr]
+    for label, key in (("50%", "p50"), ("99%", "p99")):
+        match = re.search(rf"{re.escape(label)}\s+([0-9.]+)(us|ms|s)", out)
+        assert match, out
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+        figures[key] = float(match.group(1)) * scale
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["non2xx"] = float(non2xx.group(1)) if non2xx else 0.0
+    errors = re.search(r"Socket errors: (.*)", out)
+    figures["socket_errors"] = 0.0 if not errors else float(sum(
+        int(n) for n in re.findall(r"\d+", errors.group(1))))
+    return figures
+
+
+def worker_rss_mb(server: subprocess.Popen[bytes]) -> float:
+    children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
+                              text=True).stdout.split()
+    peak = 0.0
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if match:
+            peak = max(peak, int(match.group(1)) / 1024)
+    return peak
+
+
+def measure(seconds: int = 10, members: int = 1000, workers: int = 2,
+            connections: int = 16) -> list[Figure]:
+    with fresh_database() as url, running_server(url, workers) as (base, server):
+        token = seed(base, members)
+        writes = wrk(base, "accruals.lua", token, members, seconds, connections, "a")
+        # Reads while writes run: two wrk processes at once.
+        with tempfile.TemporaryFile() as _:
+            env_writes = subprocess.Popen(
+                ["wrk", "-t", "1", "-c", "8", "-d", f"{seconds}s", "-s",
+                 str(HERE / "wrk" / "accruals.lua"), base],
+                env={**os.environ, "BENCH_TOKEN": token, "BENCH_MEMBERS": str(members),
+                     "BENCH_OCCURRED_AT": datetime.now(UTC).isoformat(), "BENCH_RUN": "b"},
+                stdout=subprocess.DEVNULL,
+            )
+            reads = wrk(base, "balances.lua", ADMIN, members, seconds, 8, "c")
+            env_writes.wait()
+        rss = worker_rss_mb(server)
+    return [
+        Figure(f"POST /v1/accruals via serve ({connections} connections)", writes["rps"],
+               "accruals/s", f"p50 {writes['p50']:.1f} ms, p99 {writes['p99']:.1f} ms, "
+               f"non-2xx {writes['non2xx']:.0f}, socket errors {writes['socket_errors']:.0f}"),
+        Figure("GET balance p99 while accruals run", reads["p99"], "ms",
+               f"p50 {reads['p50']:.1f} ms, {reads['rps']:.0f} reads/s, "
+               f"non-2xx {reads['non2xx']:.0f}"),
+        Figure("peak RSS of an HTTP worker", rss, "MB"),
+    ]
+
+
+if __name__ == "__main__":
+    for figure in measure():
+        print(json.dumps(figure.__dict__))

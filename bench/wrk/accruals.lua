@@ -1,0 +1,23 @@
+-- POST /v1/accruals with a unique transaction id per request, spread over MEMBERS members.
+local counter = 0
+local thread_id = 0
+local members = tonumber(os.getenv("BENCH_MEMBERS") or "1000")
+local token = os.getenv("BENCH_TOKEN")
+local occurred_at = os.getenv("BENCH_OCCURRED_AT")
+local run = os.getenv("BENCH_RUN") or "r"
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function request()
+  counter = counter + 1
+  local member = (counter * 7919 + thread_id) % members
+  local body = string.format(
+    '{"transaction_id":"%s-%d-%d","member_id":"bm%d","amount":"12.34","currency":"EUR","occurred_at":"%s"}',
+    run, thread_id, counter, member, occurred_at)
+  return wrk.format("POST", "/v1/accruals",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end
