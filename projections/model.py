@@ -65,14 +65,12 @@ class Fact:
     topic: str
     state: bytes
     event: Any = None
+    kind: str = field(init=False)  # the event class name
+    member_key: str = field(init=False)  # the originator id in hex
 
-    @property
-    def kind(self) -> str:
-        return self.topic.rpartition(".")[2]
-
-    @property
-    def member_key(self) -> str:
-        return self.originator_id.hex
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", self.topic.rpartition(".")[2])
+        object.__setattr__(self, "member_key", self.originator_id.hex)
 
     @property
     def recorded_at(self) -> datetime:

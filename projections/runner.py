@@ -155,9 +155,12 @@ class ProjectionRunner:
         if recorded_until is not None:
             facts = [f for f in facts if f.event.timestamp <= recorded_until]
         rows = BatchRows(self.target, self.tables)
-        handlers = [
-            (fact, [p for p in self.projections if p.handles(fact.kind)]) for fact in facts
-        ]
+        by_kind: dict[str, list[Projection]] = {}
+        handlers = []
+        for fact in facts:
+            if fact.kind not in by_kind:
+                by_kind[fact.kind] = [p for p in self.projections if p.handles(fact.kind)]
+            handlers.append((fact, by_kind[fact.kind]))
         rows.prefetch(key for fact, ps in handlers for p in ps for key in p.reads(fact))
         for fact, projections in handlers:
             for projection in projections:

@@ -1,0 +1,154 @@
+"""Catch-up speed of every projection from N events on PostgreSQL (targets: >= 20,000 events/s,
+peak RSS < 300 MB).
+
+    .venv/bin/python bench/projections_catchup.py --events 1000000 [--url postgresql://...]
+
+Without --url it creates (and afterwards drops) a database on the local server. The events are
+real domain events (members enroll, earn at three partners with tier upgrades, redeem, return,
+cancel), made by the aggregates in memory and stored in chunks through the ledger's recorder,
+so writing them does not dominate. The catch-up then runs in a fresh process, which reports
+its own peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api.migrate import migrate  # noqa: E402
+from ledger.application import Ledger  # noqa: E402
+from ledger.config import Settings  # noqa: E402
+from ledger.member import Member  # noqa: E402
+from ledger.partner import PartnerTerms  # noqa: E402
+from ledger.program import ProgramRules  # noqa: E402
+from projections.eventlog import open_ledger  # noqa: E402
+from projections.runner import ProjectionRunner  # noqa: E402
+from projections.store import open_target  # noqa: E402
+
+ADMIN_URL = "postgresql://root@127.0.0.1:5432/postgres"
+PARTNERS = (
+    PartnerTerms("air", "Air", "EUR", Decimal("2"), Decimal("0.010"), Decimal("0.008"), 0),
+    PartnerTerms("shop", "Shop", "EUR", Decimal("1"), Decimal("0.012"), Decimal("0.009"), 14),
+    PartnerTerms("cafe", "Cafe", "EUR", Decimal("3"), Decimal("0.005"), Decimal("0.007"), 0),
+)
+CHUNK = 5000
+
+
+def generate(ledger: Ledger, events: int, seed: int = 7) -> int:
+    """Append about `events` member events; returns how many were stored."""
+    rng = random.Random(seed)
+    rules = ProgramRules(enrollment_bonus_points=50)
+    ledger.configure_program(rules)
+    for terms in PARTNERS:
+        ledger.register_partner(terms)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    pending: list[object] = []
+    stored = 0
+
+    def flush() -> None:
+        nonlocal stored
+        if pending:
+            ledger.recorder.insert_events([ledger.mapper.to_stored_event(e)  # type: ignore[arg-type]
+                                           for e in pending])
+            stored += len(pending)
+            pending.clear()
+
+    number = 0
+    while stored + len(pending) < events:
+        number += 1
+        member = Member(timestamp=now, member_id=f"bm{number}", enrolled_at=now,
+                        birth_date=None, enrolled_by="air", tier="basic")
+        member.grant_enrollment_bonus(now, rules)
+        accruals: list[tuple[PartnerTerms, str]] = []
+        for step in range(rng.randint(4, 12)):
+            now += timedelta(seconds=1)
+            partner = rng.choice(PARTNERS)
+            roll = rng.random()
+            if roll < 0.7 or not accruals:
+                tx = f"{number}-{step}"
+                member.accrue(now, rules, partner, str(uuid.uuid4()), tx,
+                              Decimal(rng.randint(100, 90000)) / 100, "EUR", now, None,
+                              rng.choice((0, 0, 0, 25)))
+                accruals.append((partner, tx))
+            elif roll < 0.85 and member.available > 10:
+                member.redeem(now, rules, partner, str(uuid.uuid4()), f"{number}-{step}",
+                              rng.randint(1, member.available), now, None)
+            else:
+                partner, tx = accruals.pop(rng.randrange(len(accruals)))
+                member.reverse_accrual(now, rules, partner.partner_id, str(uuid.uuid4()),
+                                       f"{number}-{step}r", tx, None, now, None)
+        pending.extend(member.collect_events())
+        if len(pending) >= CHUNK:
+            flush()
+    flush()
+    return stored
+
+
+def catch_up(url: str) -> dict[str, float]:
+    settings = Settings(database_url=url)
+    ledger = open_ledger(settings=settings)
+    target = open_target(settings)
+    runner = ProjectionRunner(ledger, target)
+    head = runner.head()
+    started = time.perf_counter()
+    runner.catch_up()
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    target.close()
+    ledger.close()
+    return {"events": head, "seconds": round(seconds, 2),
+            "events_per_second": round(head / seconds), "peak_rss_mb": round(peak_mb, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--url", help="an empty PostgreSQL database (default: a new one)")
+    parser.add_argument("--catch-up-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.catch_up_only:
+        print(json.dumps(catch_up(args.url)))
+        return
+    name = None
+    url = args.url
+    if url is None:
+        name = f"ll_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = ADMIN_URL.rpartition("/")[0] + "/" + name
+    try:
+        settings = Settings(database_url=url)
+        migrate(settings)
+        ledger = open_ledger(settings=settings)
+        started = time.perf_counter()
+        stored = generate(ledger, args.events)
+        print(f"generated {stored} events in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
+        ledger.close()
+        result = subprocess.run(
+            [sys.executable, __file__, "--catch-up-only", "--url", url],
+            check=True, capture_output=True, text=True,
+        )
+        print(result.stdout.strip())
+    finally:
+        if name is not None:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
