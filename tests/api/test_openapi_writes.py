@@ -1,0 +1,111 @@
+"""/openapi.json describes the write API (and the server keeps to it); /docs works offline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from ledger.clock import ManualClock
+from tests.api.write_support import ADMIN, WriteClient, open_client
+
+WRITE_TAGS = ["partners", "admin"]
+
+
+@pytest.fixture
+def api(sqlite_url: str, clock: ManualClock) -> Iterator[WriteClient]:
+    yield from open_client(sqlite_url, clock)
+
+
+@pytest.fixture
+def spec(api: WriteClient) -> dict[str, Any]:
+    response = api.http.get("/openapi.json")
+    assert response.status_code == 200
+    return dict(response.get_json())
+
+
+def test_every_write_endpoint_is_documented(spec: dict[str, Any]) -> None:
+    assert spec["openapi"].startswith("3.")
+    operations = {(method.upper(), path) for path, item in spec["paths"].items()
+                  for method in item}
+    assert {
+        ("GET", "/v1/program"), ("PUT", "/v1/program"), ("POST", "/v1/partners"),
+        ("GET", "/v1/partners/{partner_id}"), ("POST", "/v1/partners/{partner_id}/suspend"),
+        ("POST", "/v1/keys"), ("DELETE", "/v1/keys/{key_id}"),
+        ("POST", "/v1/members/{member_id}/adjustments"),
+        ("POST", "/v1/members/{member_id}/suspend"),
+        ("POST", "/v1/members/{member_id}/reactivate"),
+        ("POST", "/v1/members/{member_id}/close"), ("POST", "/v1/sweeps"),
+        ("POST", "/v1/members"), ("POST", "/v1/accruals"), ("POST", "/v1/redemptions"),
+        ("POST", "/v1/accruals/{transaction_id}/reversals"),
+        ("POST", "/v1/redemptions/{transaction_id}/reversals"), ("POST", "/v1/batches"),
+        ("GET", "/v1/transactions/{transaction_id}"),
+    } <= operations
+
+
+def test_schemas_say_what_the_wire_carries(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    accrual = schemas["AccrualRequest"]
+    assert accrual["additionalProperties"] is False
+    assert accrual["properties"]["amount"]["type"] == "string"
+    assert accrual["properties"]["occurred_at"]["format"] == "date-time"
+    assert accrual["properties"]["transaction_id"]["pattern"] == "^[A-Za-z0-9._:-]{1,64}$"
+    assert schemas["Accrual"]["properties"]["balance"]["$ref"].endswith("/Balance")
+    accruals = spec["paths"]["/v1/accruals"]["post"]
+    assert set(accruals["responses"]) >= {"200", "201", "422", "default"}
+    assert accruals["security"] == [{"bearerAuth": []}]
+    problem = spec["components"]["responses"]["DEFAULT_ERROR"]["content"]
+    assert list(problem) == ["application/problem+json"]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_docs_are_served_without_a_cdn(api: WriteClient) -> None:
+    page = api.http.get("/docs")
+    assert page.status_code == 200 and b"SwaggerUIBundle" in page.data
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.get_data(as_text=True))
+    assert assets and all(url.startswith("/docs/") for url in assets)
+    for url in assets:
+        assert api.http.get(url).status_code == 200, url
+    assert b"/openapi.json" in page.data
+
+
+@pytest.fixture
+def write_api_schema(api: WriteClient) -> Any:
+    # A partner and a member exist, so some generated requests get past the 404s.
+    token = api.partner("shop")
+    api.enroll(token, "m1")
+    return schemathesis.from_wsgi(
+        "/openapi.json", api.app, data_generation_methods=schemathesis.DataGenerationMethod.all()
+    )
+
+
+schema = schemathesis.from_pytest_fixture("write_api_schema", tag=WRITE_TAGS)
+
+
+@schema.parametrize()
+# Bounded: a few examples per operation, reproducible, well under a minute.
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_write_api_keeps_to_its_schema(case: Any) -> None:
+    response = case.call_wsgi(headers={"Authorization": f"Bearer {ADMIN}"})
+    case.validate_response(
+        response,
+        checks=(
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_headers_conformance,
+            response_schema_conformance,
+        ),
+    )
