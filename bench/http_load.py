@@ -36,7 +36,7 @@ def running_server(url: str, workers: int) -> Iterator[tuple[str, subprocess.Pop
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ADMIN_KEY": ADMIN,
            "LEDGER_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers",
+        [str(Path(sys.executable).parent / "loyalty-ledger"), "serve", "--port", str(port), "--workers",
          str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -45,7 +45,7 @@ def running_server(url: str, workers: int) -> Iterator[tuple[str, subprocess.Pop
         try:
             if requests.get(base + "/readyz", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     try:

@@ -1,0 +1,66 @@
+"""Bulk ingestion: POST /v1/batches through serve, and `loyalty-ledger import` of a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from bench.common import Figure, fresh_database
+from bench.http_load import running_server, seed
+
+
+def _accruals(run: str, count: int, members: int) -> list[dict[str, object]]:
+    now = datetime.now(UTC).isoformat()
+    return [
+        {"op": "accrue", "transaction_id": f"{run}{i}", "member_id": f"bm{i % members}",
+         "amount": "12.34", "currency": "EUR", "occurred_at": now}
+        for i in range(count)
+    ]
+
+
+def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
+            file_lines: int = 20_000) -> list[Figure]:
+    figures = []
+    with fresh_database() as url, running_server(url, workers=2) as (base, _):
+        token = seed(base, members)
+        headers = {"Authorization": f"Bearer {token}"}
+        bodies = [_accruals(f"b{n}-", per_batch, members) for n in range(batches)]
+        started = time.perf_counter()
+        for operations in bodies:
+            response = requests.post(base + "/v1/batches", headers=headers, timeout=600,
+                                     json={"operations": operations})
+            response.raise_for_status()
+            assert all(r["status"] == 201 for r in response.json()["results"])
+        elapsed = time.perf_counter() - started
+        figures.append(Figure("POST /v1/batches accruals", batches * per_batch / elapsed,
+                              "accruals/s", f"{batches} batches of {per_batch}"))
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "accruals.ndjson"
+            with path.open("w") as handle:
+                for operation in _accruals("f", file_lines, members):
+                    handle.write(json.dumps(operation) + "\n")
+            env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_LOG_LEVEL": "WARNING"}
+            started = time.perf_counter()
+            subprocess.run(
+                [str(Path(sys.executable).parent / "loyalty-ledger"), "import", "--partner", "bench-shop",
+                 "--chunk-size", "5000", str(path)],
+                env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            elapsed = time.perf_counter() - started
+        figures.append(Figure("loyalty-ledger import accruals", file_lines / elapsed,
+                              "accruals/s", f"{file_lines} lines, process start included"))
+    return figures
+
+
+if __name__ == "__main__":
+    for figure in measure():
+        print(json.dumps(figure.__dict__))
