@@ -22,6 +22,7 @@ from bench.common import Figure, fresh_database
 
 ADMIN = "bench-admin-key"
 HERE = Path(__file__).parent
+CLI = str(Path(sys.executable).parent / "loyalty-ledger")
 
 
 def _free_port() -> int:
@@ -36,8 +37,7 @@ def running_server(url: str, workers: int) -> Iterator[tuple[str, subprocess.Pop
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ADMIN_KEY": ADMIN,
            "LEDGER_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "loyalty-ledger"), "serve", "--port", str(port), "--workers",
-         str(workers)],
+        [CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from pathlib import Path
 import requests
 
 from bench.common import Figure, fresh_database
-from bench.http_load import running_server, seed
+from bench.http_load import CLI, running_server, seed
 
 
 def _accruals(run: str, count: int, members: int) -> list[dict[str, object]]:
@@ -51,8 +50,7 @@ def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
             env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_LOG_LEVEL": "WARNING"}
             started = time.perf_counter()
             subprocess.run(
-                [str(Path(sys.executable).parent / "loyalty-ledger"), "import", "--partner", "bench-shop",
-                 "--chunk-size", "5000", str(path)],
+                [CLI, "import", "--partner", "bench-shop", "--chunk-size", "5000", str(path)],
                 env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             elapsed = time.perf_counter() - started
