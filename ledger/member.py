@@ -173,7 +173,10 @@ class Member(LedgerAggregate):
             for lot in self.lots.values()
             if not lot.pending and lot.remaining > 0 and lot.lot_id != exclude
         ]
-        return sorted(lots, key=lambda lot: (lot.expires_at, lot.earned_at, lot.lot_id))
+        # Lot ids are "L<n>": by length first so L9 comes before L10.
+        return sorted(
+            lots, key=lambda lot: (lot.expires_at, lot.earned_at, len(lot.lot_id), lot.lot_id)
+        )
 
     def accrual(self, partner_id: str, transaction_id: str) -> AccrualRecord | None:
         return self.accruals.get(_key(partner_id, transaction_id))
