@@ -312,3 +312,11 @@ def test_pending_accrual_does_not_pay_debt_until_it_activates() -> None:
     adjust(member, -10, allow_debt=True)
     assert accrue(member, "100.00", pending_days=3).debt_paid == 0
     assert (member.available, member.pending) == (-10, 100)
+
+
+def test_redemption_lot_id_ties_go_in_numeric_order_l9_before_l10() -> None:
+    member = new_member()
+    for _ in range(10):
+        accrue(member, "1")  # L1..L10, one point each, same earned_at and expiry
+    event = redeem(member, 9)
+    assert [p["lot_id"] for p in event.lots] == [f"L{n}" for n in range(1, 10)]
