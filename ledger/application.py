@@ -136,10 +136,19 @@ class Ledger(Application[UUID]):
             reraise=True,
         )
 
-    def _run(self, handler: Callable[[UnitOfWork, datetime], dict[str, Any]]) -> Outcome:
-        """Run one command in its own unit of work, retrying on a concurrent write."""
+    def _run(
+        self,
+        handler: Callable[[UnitOfWork, datetime], dict[str, Any]],
+        reads: Iterable[UUID] = (),
+    ) -> Outcome:
+        """Run one command in its own unit of work, retrying on a concurrent write.
+
+        `reads` are the aggregates it will need, loaded together in one query.
+        """
+        reads = list(reads)
         for attempt in self._retrying():
             with attempt, self.unit_of_work() as uow:
+                uow.prefetch(reads)
                 with uow.operation() as mark:
                     body = handler(uow, self.clock.now())
                 positions = uow.commit(self.committer)
@@ -432,7 +441,9 @@ class Ledger(Application[UUID]):
 
     def execute(self, command: Command) -> Outcome:
         try:
-            outcome = self._run(lambda uow, now: self._handle(uow, now, command))
+            outcome = self._run(
+                lambda uow, now: self._handle(uow, now, command), _ids_needed([command])
+            )
         except LedgerError as error:
             _log_command(command, error)
             raise

@@ -110,16 +110,20 @@ class UnitOfWork:
         return None
 
     def _load(self, aggregate_id: UUID) -> Aggregate | None:
-        cached = self._borrow(aggregate_id)
+        # Prefetched events continue whatever prefetch() decided: from the borrowed
+        # aggregate's version, or from nothing if it was not borrowed then.
+        prefetched = self._prefetched.pop(aggregate_id, None)
+        cached = self._borrowed.get(aggregate_id)
+        if cached is None and prefetched is None:
+            cached = self._borrow(aggregate_id)
         if cached is not None:
-            newer = self._prefetched.pop(aggregate_id, None)
-            if newer is None:
-                newer = list(self._app.events.get(aggregate_id, gt=cached.version))
-            for domain_event in newer:
+            if prefetched is None:
+                prefetched = list(self._app.events.get(aggregate_id, gt=cached.version))
+            for domain_event in prefetched:
                 domain_event.mutate(cached)
             return cached
-        if aggregate_id in self._prefetched:
-            loaded = _project(None, self._prefetched.pop(aggregate_id))
+        if prefetched is not None:
+            loaded = _project(None, prefetched)
         else:
             try:
                 loaded = self._app.repository.get(aggregate_id)
