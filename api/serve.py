@@ -1,15 +1,23 @@
 """`loyalty-ledger serve`: gunicorn (as a library) on the app, with the projection runner and
-the periodic sweep in the arbiter process, started when it is ready and stopped on exit.
+the periodic sweep started by the arbiter when it is ready and stopped when it exits.
 
-The arbiter owns the background work so there is exactly one runner per host whatever the
-number of HTTP workers; the workers only answer requests.
+The background work runs in one process of its own, started afresh (not forked) by the arbiter: the
+arbiter forks HTTP workers at any time (start, restarts), and a fork taken while a thread holds
+a database connection mid-transaction leaves the child with SQLite lock state it cannot undo.
+So the arbiter itself holds no connection and no thread; there is exactly one runner per host
+whatever the number of HTTP workers, and the workers only answer requests.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 from typing import Any
@@ -27,6 +35,7 @@ from projections.worker import ProjectionWorker
 
 log = logging.getLogger("api.serve")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STOP_TIMEOUT_SECONDS = 30.0
 
 
 class PeriodicSweep:
@@ -61,7 +70,7 @@ class PeriodicSweep:
 
 
 class BackgroundWork:
-    """What the arbiter runs besides the HTTP workers: projections and the periodic sweep."""
+    """What runs besides the HTTP workers: projections and the periodic sweep."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -70,13 +79,14 @@ class BackgroundWork:
         self.sweeper: PeriodicSweep | None = None
 
     def start(self) -> None:
-        worker = ProjectionWorker(self.settings)
+        # One ledger for both: opening several at once races on creating the tables.
+        self.ledger = open_ledger(settings=self.settings)
+        worker = ProjectionWorker(self.settings, ledger=self.ledger)
         try:
             worker.start()
             self.worker = worker
         except NotImplementedError:
             log.warning("projection worker not available; serving without it")
-        self.ledger = open_ledger(settings=self.settings)
         self.sweeper = PeriodicSweep(self.ledger, self.settings.sweep_interval_seconds)
         self.sweeper.start()
 
@@ -89,13 +99,56 @@ class BackgroundWork:
             self.ledger.close()
 
 
+def run_background(settings: Settings) -> None:
+    """The background process: work until SIGTERM (or SIGINT), then stop cleanly."""
+    from api import logs
+
+    logs.configure(settings)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    work = BackgroundWork(settings)
+    try:
+        work.start()
+        stopped.wait()
+    finally:
+        work.stop()
+
+
+class BackgroundProcess:
+    """The arbiter's handle on the background process (`python -m api.serve`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "api.serve"], stdin=subprocess.PIPE
+        )
+        assert self.process.stdin is not None
+        # Settings travel on stdin: they may hold secrets that have no place in argv.
+        self.process.stdin.write(json.dumps(dataclasses.asdict(self.settings)).encode())
+        self.process.stdin.close()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.warning("background process did not stop in time; killing it")
+            self.process.kill()
+
+
 class LedgerServer(BaseApplication):  # type: ignore[misc]
     """gunicorn's arbiter and workers, configured in code rather than from argv."""
 
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self.settings = settings
         self.options = options
-        self.background = BackgroundWork(settings)
+        self.background = BackgroundProcess(settings)
         super().__init__()
 
     def load_config(self) -> None:
@@ -161,3 +214,7 @@ def ensure_admin_key(ledger: Ledger) -> str | None:
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     LedgerServer(settings, gunicorn_options(host, port, workers)).run()
+
+
+if __name__ == "__main__":
+    run_background(Settings(**json.load(sys.stdin)))

@@ -1,0 +1,177 @@
+"""`loyalty-ledger serve` as a real process: a partner's day over HTTP, then SIGTERM.
+
+Runs on SQLite and PostgreSQL. The service starts with no LEDGER_ADMIN_KEY, so it must create
+the first admin key and print it once; everything else goes through that key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.system.pg_cluster import free_port
+
+pytestmark = pytest.mark.slow
+START_TIMEOUT = 60.0
+
+
+def cli() -> list[str]:
+    script = Path(sys.executable).with_name("loyalty-ledger")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+
+
+def service_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env.update(LEDGER_DATABASE_URL=database_url, LEDGER_SWEEP_INTERVAL_SECONDS="1", **extra)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    base: str
+    admin_key: str
+    stdout: Path
+    stderr: Path
+    env: dict[str, str]
+    cwd: Path
+
+    def call(self, method: str, path: str, body: Any = None, key: str | None = None,
+             expect: int = 201) -> dict[str, Any]:
+        response = requests.request(
+            method, self.base + path, json=body, timeout=30,
+            headers={"Authorization": f"Bearer {key or self.admin_key}"},
+        )
+        assert response.status_code == expect, (path, response.status_code, response.text)
+        return dict(response.json())
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+def start_service(database_url: str, cwd: Path) -> Service:
+    port = free_port()
+    env = service_env(database_url)
+    stdout, stderr = cwd / "serve.out", cwd / "serve.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [*cli(), "serve", "--port", str(port), "--workers", "2"],
+            cwd=cwd, env=env, stdout=out, stderr=err,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, stderr.read_text()[-3000:]
+        try:
+            if requests.get(base + "/healthz", timeout=5).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("serve did not answer /healthz:\n" + stderr.read_text()[-3000:])
+    keys = re.findall(r"llk_[A-Za-z0-9_-]+", stdout.read_text())
+    assert len(keys) == 1, stdout.read_text()
+    return Service(process, base, keys[0], stdout, stderr, env, cwd)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    running = start_service(url, tmp_path)
+    yield running
+    if running.process.poll() is None:
+        running.process.kill()
+        running.process.wait()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def test_a_partners_day_over_http(service: Service) -> None:
+    s = service
+    s.call("POST", "/v1/partners", {"partner_id": "shop", "name": "Shop", "currency": "EUR",
+                                    "earn_rate": "1", "funding_rate": "0.01",
+                                    "reimbursement_rate": "0.008", "pending_days": 0})
+    shop = s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop",
+                                       "name": "shop till"})["key"]
+
+    assert s.call("POST", "/v1/members", {"member_id": "m1"}, shop)["balance"]["available"] == 0
+    accrual = s.call("POST", "/v1/accruals", {
+        "transaction_id": "t1", "member_id": "m1", "amount": "120.00", "currency": "EUR",
+        "occurred_at": now()}, shop)
+    assert accrual["points"] == 120 and accrual["balance"]["available"] == 120
+    redemption = s.call("POST", "/v1/redemptions", {
+        "transaction_id": "r1", "member_id": "m1", "points": 50, "occurred_at": now()}, shop)
+    assert redemption["balance"]["available"] == 70
+    ret = s.call("POST", "/v1/accruals/t1/reversals", {
+        "transaction_id": "ret1", "refund_amount": "20.00", "occurred_at": now()}, shop)
+    assert ret["points_reversed"] == 20 and ret["balance"]["available"] == 50
+    cancellation = {"transaction_id": "c1", "occurred_at": now()}
+    cancel = s.call("POST", "/v1/redemptions/r1/reversals", cancellation, shop)
+    assert cancel["points_restored"] == 50 and cancel["balance"]["available"] == 100
+    replay = requests.post(s.base + "/v1/redemptions/r1/reversals", json=cancellation,
+                           headers={"Authorization": f"Bearer {shop}"}, timeout=30)
+    assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == cancel
+
+    batch = s.call("POST", "/v1/batches", {"operations": [
+        {"op": "enroll", "member_id": "m2"},
+        {"op": "accrue", "transaction_id": "t2", "member_id": "m2", "amount": "30.00",
+         "currency": "EUR", "occurred_at": now()},
+        {"op": "redeem", "transaction_id": "r2", "member_id": "m2", "points": 10,
+         "occurred_at": now()},
+        {"op": "redeem", "transaction_id": "r3", "member_id": "m2", "points": 999,
+         "occurred_at": now()},
+    ]}, shop, expect=200)["results"]
+    assert [r["status"] for r in batch] == [201, 201, 201, 422]
+    assert batch[2]["body"]["balance"]["available"] == 20
+
+    source = s.cwd / "day.ndjson"
+    source.write_text("\n".join(json.dumps(op) for op in [
+        {"op": "enroll", "member_id": "m3"},
+        {"op": "accrue", "transaction_id": "f1", "member_id": "m3", "amount": "12.00",
+         "currency": "EUR", "occurred_at": now()},
+        {"op": "accrue", "transaction_id": "f2", "member_id": "m3", "amount": "8.00",
+         "currency": "EUR", "occurred_at": now()},
+    ]) + "\n")
+    results = s.cwd / "day.results.ndjson"
+    imported = subprocess.run(
+        [*cli(), "import", "--partner", "shop", str(source), "--results", str(results)],
+        cwd=s.cwd, env=s.env, capture_output=True, text=True, timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["index"], r["status"]) for r in lines] == [(0, 201), (1, 201), (2, 201)]
+    assert lines[2]["body"]["balance"]["available"] == 20
+    more = s.call("POST", "/v1/accruals", {
+        "transaction_id": "t3", "member_id": "m3", "amount": "5.00", "currency": "EUR",
+        "occurred_at": now()}, shop)
+    assert more["balance"]["available"] == 25
+
+    assert requests.get(s.base + "/docs", timeout=10).status_code == 200
+    assert requests.get(s.base + "/openapi.json", timeout=10).json()["openapi"].startswith("3.")
+
+    assert s.stop() == 0
+    errors = s.stderr.read_text()
+    assert "Traceback" not in errors, errors[-3000:]
+    assert len(re.findall(r"llk_[A-Za-z0-9_-]+", s.stdout.read_text())) == 1
