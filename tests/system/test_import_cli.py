@@ -1,0 +1,133 @@
+"""`loyalty-ledger import`, `keys create` and `sweep` through the click command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from api.cli import main
+from ledger.config import Settings
+from ledger.partner import PartnerTerms
+from projections.eventlog import open_ledger
+
+
+@pytest.fixture
+def cli(database_url: str) -> Iterator[Any]:
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), env={"LEDGER_DATABASE_URL": database_url})
+
+    yield invoke
+    root.handlers[:] = handlers  # the commands route logs through their own handler
+
+
+@pytest.fixture
+def shop(database_url: str) -> str:
+    ledger = open_ledger(settings=Settings(database_url=database_url))
+    ledger.register_partner(PartnerTerms("shop", "Shop", "EUR", Decimal("1"), Decimal("0.01"),
+                                         Decimal("0.008"), 0))
+    ledger.close()
+    return "shop"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def accrue(transaction_id: str, member_id: str, amount: str) -> dict[str, Any]:
+    return {"op": "accrue", "transaction_id": transaction_id, "member_id": member_id,
+            "amount": amount, "currency": "EUR", "occurred_at": now()}
+
+
+def write_lines(path: Path, lines: list[Any]) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
+                            for line in lines))
+    return path
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_import_streams_in_chunks_and_reports_each_line(
+    cli: Any, shop: str, tmp_path: Path
+) -> None:
+    source = write_lines(tmp_path / "day.ndjson", [
+        {"op": "enroll", "member_id": "m1"},
+        accrue("t1", "m1", "10.00"),
+        "",
+        "{broken",
+        accrue("t2", "m1", "5.50"),
+        {"op": "redeem", "transaction_id": "r1", "member_id": "m1", "points": 100,
+         "occurred_at": now()},
+        {"op": "redeem", "transaction_id": "r2", "member_id": "m1", "points": 12,
+         "occurred_at": now()},
+        {**accrue("t3", "m1", "1"), "partner_id": "other"},
+    ])
+    results = tmp_path / "out.ndjson"
+    run = cli("import", "--partner", shop, "--chunk-size", "2", "--results", str(results),
+              str(source))
+    assert run.exit_code == 1, run.output  # some operations were rejected
+    assert "7 operations" in run.output
+    lines = read_results(results)
+    assert [(r["index"], r["status"]) for r in lines] == [
+        (0, 201), (1, 201), (3, 400), (4, 201), (5, 422), (6, 201), (7, 403)
+    ]
+    assert lines[2]["body"]["type"].endswith("/malformed-request")
+    assert lines[4]["body"]["type"].endswith("/insufficient-points")
+    assert lines[5]["body"]["balance"]["available"] == 3  # 10 + 5 - 12
+
+    again = cli("import", "--partner", shop, "--results", str(results), str(source))
+    assert [r["status"] for r in read_results(results)] == [200, 200, 400, 200, 422, 200, 403]
+    assert again.exit_code == 1
+
+
+def test_import_of_a_clean_file_exits_zero_with_default_results(
+    cli: Any, shop: str, tmp_path: Path
+) -> None:
+    source = write_lines(tmp_path / "ok.ndjson",
+                         [{"op": "enroll", "member_id": f"m{i}"} for i in range(25)])
+    run = cli("import", "--partner", shop, "--chunk-size", "10", str(source))
+    assert run.exit_code == 0, run.output
+    results = read_results(tmp_path / "ok.ndjson.results.ndjson")
+    assert [r["index"] for r in results] == list(range(25))
+    assert {r["status"] for r in results} == {201}
+
+
+def test_import_for_an_unknown_partner_fails(cli: Any, tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "x.ndjson", [{"op": "enroll", "member_id": "m1"}])
+    run = cli("import", "--partner", "ghost", str(source))
+    assert run.exit_code == 1 and "partner ghost not found" in run.output
+
+
+def test_keys_create_prints_a_working_key(cli: Any, shop: str, database_url: str) -> None:
+    run = cli("keys", "create", "--role", "partner", "--partner", shop, "--name", "till")
+    assert run.exit_code == 0, run.output
+    token = run.stdout.strip().splitlines()[0]
+    ledger = open_ledger(settings=Settings(database_url=database_url))
+    try:
+        key = ledger.authenticate(token)
+        assert key is not None and key.role == "partner" and key.partner_id == shop
+    finally:
+        ledger.close()
+    refused = cli("keys", "create", "--role", "partner", "--name", "no partner")
+    assert refused.exit_code == 1 and "partner_id" in refused.output
+
+
+def test_sweep_command(cli: Any) -> None:
+    run = cli("sweep")
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["members_touched"] == 0 and report["as_of"].endswith("Z")
+    assert cli("sweep", "--as-of", "2026-01-01T00:00:00").exit_code == 2  # no offset
+    assert cli("sweep", "--as-of", "2999-01-01T00:00:00Z").exit_code == 1  # future
