@@ -73,7 +73,18 @@ def start_service(database_url: str, cwd: Path) -> Service:
             [*cli(), "serve", "--port", str(port), "--workers", "2"],
             cwd=cwd, env=env, stdout=out, stderr=err,
         )
-    base = f"http://127.0.0.1:{port}"
+    try:
+        return _await_service(process, f"http://127.0.0.1:{port}", env, cwd)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+def _await_service(
+    process: subprocess.Popen[bytes], base: str, env: dict[str, str], cwd: Path
+) -> Service:
+    stdout, stderr = cwd / "serve.out", cwd / "serve.err"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         assert process.poll() is None, stderr.read_text()[-3000:]
@@ -83,7 +94,6 @@ def start_service(database_url: str, cwd: Path) -> Service:
         except requests.RequestException:
             time.sleep(0.2)
     else:
-        process.kill()
         pytest.fail("serve did not answer /healthz:\n" + stderr.read_text()[-3000:])
     keys = re.findall(r"llk_[A-Za-z0-9_-]+", stdout.read_text())
     assert len(keys) == 1, stdout.read_text()
