@@ -7,6 +7,7 @@ inside the commands: `serve` must set up shared metrics before prometheus-client
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -70,6 +71,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     from api.migrate import migrate
 
     migrate(settings)
+    # The schema is in place: no process should race to create it again (PostgreSQL answers
+    # concurrent CREATE ... IF NOT EXISTS with "tuple concurrently updated").
+    settings = dataclasses.replace(settings, create_tables=False)
+    ctx.find_root().obj = settings
     with opened_ledger(ctx) as ledger:
         token = server.ensure_admin_key(ledger)
     if token is not None:
