@@ -68,17 +68,17 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     server.prepare_metrics_dir()
     settings = settings_of(ctx)
     configure_logging(settings)
-    from api.migrate import migrate
-
-    migrate(settings)
-    # The schema is in place: no process should race to create it again (PostgreSQL answers
-    # concurrent CREATE ... IF NOT EXISTS with "tuple concurrently updated").
-    settings = dataclasses.replace(settings, create_tables=False)
-    ctx.find_root().obj = settings
-    with opened_ledger(ctx) as ledger:
-        token = server.ensure_admin_key(ledger)
-    if token is not None:
-        click.echo(f"Created the first admin API key (shown only this once): {token}")
+    try:
+        server.announce_admin_key(server.prepare_database(settings))
+    except server.DATABASE_DOWN as error:
+        # Serve anyway: /readyz and writes answer 503 until the database returns, and the
+        # background process migrates (and creates the first admin key) then.
+        click.echo(f"database unreachable ({type(error).__name__}); serving 503 until it "
+                   "answers", err=True)
+    else:
+        # The schema is in place: no process should race to create it again (PostgreSQL
+        # answers concurrent CREATE ... IF NOT EXISTS with "tuple concurrently updated").
+        settings = dataclasses.replace(settings, create_tables=False)
     sys.stdout.flush()
     server.serve(settings, host, port, workers)
 

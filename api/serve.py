@@ -22,6 +22,8 @@ import tempfile
 import threading
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
@@ -109,7 +111,16 @@ def run_background(settings: Settings) -> None:
         signal.signal(signum, lambda *_: stopped.set())
     work = BackgroundWork(settings)
     try:
-        work.start()
+        # `serve` could not prepare the database (it was down): do it once it answers.
+        while settings.create_tables and not stopped.is_set():
+            try:
+                announce_admin_key(prepare_database(settings))
+                break
+            except DATABASE_DOWN:
+                log.warning("database unreachable; retrying the migrations in 2 s")
+                stopped.wait(2)
+        if not stopped.is_set():
+            work.start()
         stopped.wait()
     finally:
         work.stop()
@@ -200,6 +211,30 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "proc_name": "loyalty-ledger",
         "accesslog": None,  # api.logs writes one JSON line per request
     }
+
+
+DATABASE_DOWN: tuple[type[Exception], ...] = (psycopg.OperationalError, StoreOperationalError)
+
+
+def prepare_database(settings: Settings) -> str | None:
+    """Migrate, then make sure an admin key exists; return a new admin token (shown once).
+
+    Raises one of DATABASE_DOWN while the database cannot be reached.
+    """
+    from api.migrate import migrate
+
+    if settings.create_tables:  # else the schema belongs to `loyalty-ledger migrate`
+        migrate(settings)
+    ledger = open_ledger(settings=settings)
+    try:
+        return ensure_admin_key(ledger)
+    finally:
+        ledger.close()
+
+
+def announce_admin_key(token: str | None) -> None:
+    if token is not None:
+        print(f"Created the first admin API key (shown only this once): {token}", flush=True)
 
 
 def ensure_admin_key(ledger: Ledger) -> str | None:
