@@ -8,7 +8,7 @@ from typing import Any
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from flask import Flask, Response, json
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ledger import errors
 
@@ -171,7 +171,11 @@ def install(app: Flask) -> None:
         detail = "The request body is not valid JSON." if code == 400 and messages else (
             error.description or TITLES[slug]
         )
-        response = problem_response(slug, detail)
+        headers = None
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # A 405 names the methods the resource allows (RFC 9110).
+            headers = {"Allow": ", ".join(error.valid_methods)}
+        response = problem_response(slug, detail, headers=headers)
         response.status_code = code
         return response
 

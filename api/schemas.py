@@ -60,6 +60,10 @@ class MemberWriteSchema(Schema):
     )
 
 
+class NoBodySchema(Schema):
+    """An action that takes no parameters: any field in its body is a typo (422)."""
+
+
 class PartnerField(Schema):
     partner_id = Id(
         metadata={"description": "admin: the partner to act for; a partner key: its own or absent"}

@@ -62,8 +62,9 @@ def partner(partner_id: str) -> dict[str, Any]:
 
 @blp.route("/partners/<partner_id>/suspend", methods=["POST"])
 @require_roles("admin")
+@blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.PartnerSchema)
-def suspend_partner(partner_id: str) -> Response:
+def suspend_partner(_: dict[str, Any], partner_id: str) -> Response:
     """Suspend a partner: all its writes are refused from now on."""
     outcome = current_ledger().suspend_partner(partner_id)
     return write_response(outcome, schemas.PartnerSchema(), created=False)
@@ -81,8 +82,9 @@ def issue_key(data: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/keys/<key_id>", methods=["DELETE"])
 @require_roles("admin")
+@blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(204)
-def revoke_key(key_id: str) -> None:
+def revoke_key(_: dict[str, Any], key_id: str) -> None:
     """Revoke an API key."""
     current_ledger().revoke_key(key_id)
 
@@ -104,24 +106,27 @@ def _change_status(member_id: str, action: str) -> Response:
 
 @blp.route("/members/<member_id>/suspend", methods=["POST"])
 @require_roles("admin")
+@blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.MemberSchema)
-def suspend_member(member_id: str) -> Response:
+def suspend_member(_: dict[str, Any], member_id: str) -> Response:
     """Suspend a member: no accruals or redemptions until reactivated."""
     return _change_status(member_id, "suspend")
 
 
 @blp.route("/members/<member_id>/reactivate", methods=["POST"])
 @require_roles("admin")
+@blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.MemberSchema)
-def reactivate_member(member_id: str) -> Response:
+def reactivate_member(_: dict[str, Any], member_id: str) -> Response:
     """Reactivate a suspended member."""
     return _change_status(member_id, "reactivate")
 
 
 @blp.route("/members/<member_id>/close", methods=["POST"])
 @require_roles("admin")
+@blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.MemberSchema)
-def close_member(member_id: str) -> Response:
+def close_member(_: dict[str, Any], member_id: str) -> Response:
     """Close a member: the remaining points are forfeited."""
     return _change_status(member_id, "close")
 
