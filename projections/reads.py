@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -89,7 +90,7 @@ def statement(
         sql += " AND recorded_at <= ?"
         params.append(end)
     rows = target.query(sql + " ORDER BY position LIMIT ?", [*params, limit + 1])
-    lines = [{**r, "detail": json.loads(r["detail"])} for r in rows[:limit]]
+    lines = [{**r, "detail": _with_times(json.loads(r["detail"]))} for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         next_cursor = encode_cursor({
@@ -98,6 +99,21 @@ def statement(
             "to": end.isoformat() if end else None,
         })
     return {"lines": lines, "next_cursor": next_cursor}
+
+
+_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d:\d\d")
+
+
+def _with_times(value: Any) -> Any:
+    """A statement detail as stored (JSON, times in ISO form) with its times as datetimes again,
+    so the API writes them like every other time it answers with."""
+    if isinstance(value, dict):
+        return {k: _with_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_times(v) for v in value]
+    if isinstance(value, str) and _STORED_TIME.fullmatch(value):
+        return datetime.fromisoformat(value)
+    return value
 
 
 def qualifying_spend(target: Target, member_id: str, at: datetime) -> Decimal:
@@ -267,7 +283,7 @@ def _listing(ledger: Ledger, target: Target, notifications: Any) -> list[dict[st
             "position": n.id, "event_id": event_id(n.originator_id, n.originator_version),
             "stream_id": str(n.originator_id), "stream_version": n.originator_version,
             "type": n.topic.rpartition(".")[2], "recorded_at": event.timestamp,  # type: ignore[attr-defined]
-            "data": event_data(event), "hash": hashes.get(n.id),
+            "data": event_data(vars(event)), "hash": hashes.get(n.id),
         })
     return listed
 
