@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import psycopg
@@ -23,19 +22,6 @@ ADMIN_KEY = "outage-admin-key-0123456789"
 ACCRUALS = 60
 OUTAGE_AFTER_SECONDS = 0.5
 OUTAGE_SECONDS = 15.0  # longer than a request waits: 10 attempts x (1 s + 0.2 s)
-
-
-@pytest.fixture
-def cluster() -> Iterator[PrivateCluster]:
-    private = PrivateCluster()
-    try:
-        private.init()
-        private.start()
-    except Exception as error:  # no PostgreSQL binaries, or no user to run them as
-        private.destroy()
-        pytest.skip(f"cannot run a private PostgreSQL cluster: {error}")
-    yield private
-    private.destroy()
 
 
 def post_until_accepted(client: FlaskClient, path: str, body: dict[str, object],

@@ -6,7 +6,6 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,6 @@ from tests.system.pg_cluster import PrivateCluster, free_port
 from tests.system.test_serve_http import cli, service_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-@pytest.fixture
-def stopped_cluster() -> Iterator[PrivateCluster]:
-    private = PrivateCluster()
-    try:
-        private.init()
-    except Exception as error:  # no PostgreSQL binaries, or no user to run them as
-        private.destroy()
-        pytest.skip(f"cannot run a private PostgreSQL cluster: {error}")
-    yield private
-    private.destroy()
 
 
 def _wait_for(check: object, seconds: float) -> bool:
