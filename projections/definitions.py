@@ -87,13 +87,13 @@ def _taken(lots: Iterable[Mapping[str, Any]]) -> int:
 
 
 def _lot_keys(fact: Fact) -> list[RowKey]:
-    return [(LOTS.name, (fact.member_key, p["lot_id"])) for p in fact.event.lots]
+    return [(LOTS.name, (fact.member_key, p["lot_id"])) for p in fact.data["lots"]]
 
 
 def _split_by_pending(fact: Fact, rows: Rows) -> tuple[int, int]:
     """Points the event takes from (pending lots, available lots), as the lots stood before it."""
     pending = available = 0
-    for portion in fact.event.lots:
+    for portion in fact.data["lots"]:
         lot = rows.get(LOTS.name, (fact.member_key, portion["lot_id"]))
         if lot is not None and lot["is_pending"]:
             pending += portion["points"]
@@ -115,20 +115,20 @@ class MemberBalances(Projection):
             yield from _lot_keys(fact)
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e, kind = fact.event, fact.kind
-        put: dict[str, Any] = {"position": fact.position, "updated_at": e.timestamp}
+        e, kind = fact.data, fact.kind
+        put: dict[str, Any] = {"position": fact.position, "updated_at": e["timestamp"]}
         add: dict[str, int] = {}
         if kind == "MemberEnrolled":
-            put.update(member_id=e.member_id, status="active", enrolled_at=e.enrolled_at,
-                       tier=e.tier)
+            put.update(member_id=e["member_id"], status="active",
+                       enrolled_at=e["enrolled_at"], tier=e["tier"])
         elif kind in ("BonusGranted", "PointsAccrued"):
-            points = e.lot["points"]
-            column = "pending" if kind == "PointsAccrued" and e.pending else "available"
-            add = {column: points, "debt": -e.debt_paid, "lifetime_earned": points}
+            points = e["lot"]["points"]
+            column = "pending" if kind == "PointsAccrued" and e["pending"] else "available"
+            add = {column: points, "debt": -e["debt_paid"], "lifetime_earned": points}
         elif kind == "PointsActivated":
-            points = _taken(e.lots)
+            points = _taken(e["lots"])
             add = {"pending": -points, "available": points,
-                   "debt": -sum(p["debt_paid"] for p in e.lots)}
+                   "debt": -sum(p["debt_paid"] for p in e["lots"])}
         elif kind == "PointsExpired":
             pending, available = _split_by_pending(fact, rows)
             add = {"pending": -pending, "available": -available,
@@ -139,19 +139,19 @@ class MemberBalances(Projection):
             add = {"pending": -pending, "available": -available,
                    "lifetime_expired": pending + available}
         elif kind == "TierChanged":
-            put["tier"] = e.to_tier
+            put["tier"] = e["to_tier"]
         elif kind == "PointsRedeemed":
-            add = {"available": -e.points, "lifetime_redeemed": e.points}
+            add = {"available": -e["points"], "lifetime_redeemed": e["points"]}
         elif kind == "AccrualReversed":
             pending, available = _split_by_pending(fact, rows)
-            add = {"pending": -pending, "available": -available - e.debt_created,
-                   "debt": e.debt_created, "lifetime_reversed": e.points_reversed}
+            add = {"pending": -pending, "available": -available - e["debt_created"],
+                   "debt": e["debt_created"], "lifetime_reversed": e["points_reversed"]}
         elif kind == "RedemptionReversed":
-            add = {"available": e.points_restored, "debt": -e.debt_paid,
-                   "lifetime_redeemed": -e.points_restored}
+            add = {"available": e["points_restored"], "debt": -e["debt_paid"],
+                   "lifetime_redeemed": -e["points_restored"]}
         elif kind == "PointsAdjusted":
-            add = {"available": e.points, "debt": e.debt_created - e.debt_paid,
-                   "lifetime_adjusted": e.points}
+            add = {"available": e["points"], "debt": e["debt_created"] - e["debt_paid"],
+                   "lifetime_adjusted": e["points"]}
         elif kind == "MemberSuspended":
             put["status"] = "suspended"
         elif kind == "MemberReactivated":
@@ -170,18 +170,19 @@ class MemberLots(Projection):
     )
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e, kind = fact.event, fact.kind
-        new_lot = getattr(e, "lot", None)
+        e, kind = fact.data, fact.kind
+        new_lot = e.get("lot")
         if new_lot is not None:
-            pending = kind == "PointsAccrued" and e.pending
+            pending = kind == "PointsAccrued" and e["pending"]
             yield Upsert(LOTS.name, (fact.member_key, new_lot["lot_id"]), set={
                 "source": new_lot["source"], "points": new_lot["points"],
-                "remaining": new_lot["points"] - e.debt_paid, "earned_at": new_lot["earned_at"],
+                "remaining": new_lot["points"] - e["debt_paid"],
+                "earned_at": new_lot["earned_at"],
                 "available_at": new_lot["available_at"], "expires_at": new_lot["expires_at"],
                 "is_pending": pending,
             })
         sign = 1 if kind == "RedemptionReversed" else -1
-        for portion in getattr(e, "lots", ()):
+        for portion in e.get("lots", ()):
             key = (fact.member_key, portion["lot_id"])
             if kind == "PointsActivated":
                 yield Upsert(LOTS.name, key, set={"is_pending": False},
@@ -190,22 +191,22 @@ class MemberLots(Projection):
                 yield Upsert(LOTS.name, key, add={"remaining": sign * portion["points"]})
 
 
-def statement_points(kind: str, event: Any) -> int:
+def statement_points(kind: str, event: Mapping[str, Any]) -> int:
     """The signed change a statement line shows: + credit, - debit, 0 for the rest."""
     if kind == "PointsAccrued":
-        return int(event.points)
+        return int(event["points"])
     if kind == "BonusGranted":
-        return int(event.lot["points"])
+        return int(event["lot"]["points"])
     if kind == "PointsAdjusted":
-        return int(event.points)
+        return int(event["points"])
     if kind == "RedemptionReversed":
-        return int(event.points_restored)
+        return int(event["points_restored"])
     if kind == "PointsRedeemed":
-        return -int(event.points)
+        return -int(event["points"])
     if kind == "AccrualReversed":
-        return -int(event.points_reversed)
+        return -int(event["points_reversed"])
     if kind in ("PointsExpired", "MemberClosed"):
-        return -_taken(event.lots)
+        return -_taken(event["lots"])
     return 0
 
 
@@ -220,18 +221,18 @@ class MemberStatement(Projection):
         yield BALANCES.name, (fact.member_key,)
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e = fact.event
+        e = fact.data
         balance = rows.get(BALANCES.name, (fact.member_key,))
         assert balance is not None, "member_balances runs before member_statement"
         occurred: datetime = (
-            getattr(e, "occurred_at", None) or getattr(e, "as_of", None)
-            or getattr(e, "enrolled_at", None) or e.timestamp
+            e.get("occurred_at") or e.get("as_of")
+            or e.get("enrolled_at") or e["timestamp"]
         )
-        partner = getattr(e, "partner_id", None) or getattr(e, "enrolled_by", None)
-        transaction = getattr(e, "transaction_id", None) or getattr(e, "adjustment_id", None)
+        partner = e.get("partner_id") or e.get("enrolled_by")
+        transaction = e.get("transaction_id") or e.get("adjustment_id")
         return [Insert(STATEMENT.name, {
             "position": fact.position, "member_key": fact.member_key,
-            "recorded_at": e.timestamp, "occurred_at": occurred, "type": fact.kind,
+            "recorded_at": e["timestamp"], "occurred_at": occurred, "type": fact.kind,
             "partner_id": partner, "transaction_id": transaction,
             "points": statement_points(fact.kind, e),
             "available_after": balance["available"], "pending_after": balance["pending"],
@@ -247,19 +248,21 @@ class MemberTiers(Projection):
     topics = frozenset({"MemberEnrolled", "TierChanged", "PointsAccrued", "AccrualReversed"})
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e, kind, key = fact.event, fact.kind, (fact.member_key,)
+        e, kind, key = fact.data, fact.kind, (fact.member_key,)
         if kind == "MemberEnrolled":
-            yield Upsert(TIERS.name, key, set={"tier": e.tier, "since": e.enrolled_at})
+            yield Upsert(TIERS.name, key, set={"tier": e["tier"], "since": e["enrolled_at"]})
         elif kind == "TierChanged":
             yield Upsert(TIERS.name, key, set={
-                "tier": e.to_tier, "since": e.timestamp, "guaranteed_until": e.guaranteed_until,
+                "tier": e["to_tier"], "since": e["timestamp"],
+                "guaranteed_until": e["guaranteed_until"],
             })
         elif kind == "PointsAccrued":
-            yield Upsert(SPEND.name, (e.accrual_id,), set={
-                "member_key": fact.member_key, "occurred_at": e.occurred_at, "amount": e.amount,
+            yield Upsert(SPEND.name, (e["accrual_id"],), set={
+                "member_key": fact.member_key, "occurred_at": e["occurred_at"],
+                "amount": e["amount"],
             })
         else:
-            yield Upsert(SPEND.name, (e.accrual_id,), add={"refunded": e.refund_amount})
+            yield Upsert(SPEND.name, (e["accrual_id"],), add={"refunded": e["refund_amount"]})
 
 
 class PartnerPositions(Projection):
@@ -274,44 +277,49 @@ class PartnerPositions(Projection):
     )
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e, kind = fact.event, fact.kind
-        day = e.timestamp.date()
+        e, kind = fact.data, fact.kind
+        day = e["timestamp"].date()
         if kind in ("PointsExpired", "MemberClosed"):
             column = "points_expired" if kind == "PointsExpired" else "points_forfeited"
-            for portion in e.lots:
+            for portion in e["lots"]:
                 yield Upsert(BREAKAGE_DAYS.name, (portion["source"], day),
                              add={column: portion["points"]})
             return
         if kind == "PointsAccrued":
-            counters = {"points_issued": e.points, "amount_funded": e.funding_amount}
+            counters = {"points_issued": e["points"], "amount_funded": e["funding_amount"]}
         elif kind == "AccrualReversed":
-            counters = {"points_reversed": e.points_reversed, "amount_reversed": e.funding_amount}
+            counters = {"points_reversed": e["points_reversed"],
+                        "amount_reversed": e["funding_amount"]}
         elif kind == "PointsRedeemed":
-            counters = {"points_redeemed": e.points, "amount_reimbursed": e.reimbursement_amount}
+            counters = {"points_redeemed": e["points"],
+                        "amount_reimbursed": e["reimbursement_amount"]}
         else:
-            counters = {"points_restored": e.points_restored,
-                        "amount_restored": e.reimbursement_amount}
-        yield Upsert(PARTNER_DAYS.name, (e.partner_id, day), set={"currency": e.currency},
+            counters = {"points_restored": e["points_restored"],
+                        "amount_restored": e["reimbursement_amount"]}
+        yield Upsert(PARTNER_DAYS.name, (e["partner_id"], day),
+                     set={"currency": e["currency"]},
                      add=counters)
 
 
-def postings_for(kind: str, event: Any, member: str) -> list[tuple[str, int]]:
+def postings_for(kind: str, event: Mapping[str, Any], member: str) -> list[tuple[str, int]]:
     """Double entry in points: (account, signed amount), debit positive; each sums to zero."""
     if kind == "PointsAccrued":
-        return [(f"partner:{event.partner_id}:issued", event.points), (member, -event.points)]
+        points = event["points"]
+        return [(f"partner:{event['partner_id']}:issued", points), (member, -points)]
     if kind == "AccrualReversed":
-        points = event.points_reversed
-        return [(member, points), (f"partner:{event.partner_id}:issued", -points)]
+        points = event["points_reversed"]
+        return [(member, points), (f"partner:{event['partner_id']}:issued", -points)]
     if kind == "PointsRedeemed":
-        return [(member, event.points), (f"partner:{event.partner_id}:redeemed", -event.points)]
+        points = event["points"]
+        return [(member, points), (f"partner:{event['partner_id']}:redeemed", -points)]
     if kind == "RedemptionReversed":
-        points = event.points_restored
-        return [(f"partner:{event.partner_id}:redeemed", points), (member, -points)]
+        points = event["points_restored"]
+        return [(f"partner:{event['partner_id']}:redeemed", points), (member, -points)]
     if kind in ("BonusGranted", "PointsAdjusted"):
-        points = event.lot["points"] if kind == "BonusGranted" else event.points
+        points = event["lot"]["points"] if kind == "BonusGranted" else event["points"]
         return [(f"{OPERATOR}:bonus", points), (member, -points)]
     if kind in ("PointsExpired", "MemberClosed"):
-        points = _taken(event.lots)
+        points = _taken(event["lots"])
         return [(member, points), (f"{OPERATOR}:breakage", -points)] if points else []
     return []
 
@@ -333,12 +341,12 @@ class Postings(Projection):
         balance = rows.get(BALANCES.name, (fact.member_key,))
         assert balance is not None, "member_balances runs before postings"
         member = f"member:{balance['member_id']}"
-        for seq, (account, amount) in enumerate(postings_for(fact.kind, fact.event, member)):
+        for seq, (account, amount) in enumerate(postings_for(fact.kind, fact.data, member)):
             if amount:
                 yield Insert(POSTINGS.name, {
                     "position": fact.position, "seq": seq, "account": account,
                     "debit": max(amount, 0), "credit": max(-amount, 0),
-                    "recorded_at": fact.event.timestamp,
+                    "recorded_at": fact.data["timestamp"],
                 })
 
 

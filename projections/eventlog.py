@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.rows import tuple_row
 
 from ledger.application import Ledger
+
+
+class LoggedEvent(NamedTuple):
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
 
 
 class EventLog:
@@ -88,6 +97,29 @@ class EventLog:
                     for row in curs.fetchall()
                 ]
         return found
+
+    def read(self, start: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
+        """Up to `limit` events from position `start` (to `stop`, inclusive), in log order.
+
+        What `recorder.select_notifications` answers, as plain tuples: the runner reads the
+        log in large pages, and building a `Notification` per event shows in its profile."""
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            statement = (
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                f"FROM {self.recorder.events_table_name} WHERE notification_id >= %s"
+                + (" AND notification_id <= %s" if stop is not None else "")
+                + " ORDER BY notification_id LIMIT %s"
+            )
+            params = (start, stop, limit) if stop is not None else (start, limit)
+            with self.recorder.datastore.get_connection() as conn, conn.cursor(
+                row_factory=tuple_row
+            ) as curs:
+                curs.execute(statement, params, prepare=True, binary=True)
+                return [LoggedEvent._make(row) for row in curs.fetchall()]
+        return [
+            LoggedEvent(n.id, n.originator_id, n.originator_version, n.topic, n.state)  # type: ignore[arg-type]
+            for n in self.recorder.select_notifications(start=start, limit=limit, stop=stop)
+        ]
 
     def stream_notifications(self, originator_id: UUID) -> list[Notification]:
         """One aggregate's stored events with their log positions, in version order."""

@@ -14,8 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
+
+import orjson
 
 ZERO = Decimal(0)
 COLUMN_TYPES = ("int", "text", "decimal", "time", "date", "bool")
@@ -35,13 +38,17 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
+    column_names: tuple[str, ...] = field(init=False, compare=False)
+    values: frozenset[str] = field(init=False, compare=False)  # the columns that are not the key
+    _defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+        object.__setattr__(self, "values", frozenset(self.column_names) - set(self.key))
+        object.__setattr__(self, "_defaults", {c.name: c.default() for c in self.columns})
 
     def new_row(self, key: tuple[Any, ...]) -> dict[str, Any]:
-        row = {c.name: c.default() for c in self.columns}
+        row = dict(self._defaults)
         row.update(zip(self.key, key, strict=True))
         return row
 
@@ -55,36 +62,37 @@ def table(name: str, key: tuple[str, ...], **columns: str) -> Table:
     return Table(name, tuple(Column(n, t) for n, t in columns.items()), key)
 
 
-@dataclass(frozen=True)
-class Fact:
-    """One event from the log: its position, stored bytes and (when needed) decoded event."""
+class Fact(NamedTuple):
+    """One event from the log: its position, stored bytes and (when needed) decoded state.
+
+    `data` is the event's state as plain values (Decimal, datetime, ...), the same attributes
+    the domain event object would have; `kind` is the event class name, `member_key` the
+    originator id in hex."""
 
     position: int
     originator_id: UUID
     originator_version: int
     topic: str
     state: bytes
-    event: Any = None
-    kind: str = field(init=False)  # the event class name
-    member_key: str = field(init=False)  # the originator id in hex
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", self.topic.rpartition(".")[2])
-        object.__setattr__(self, "member_key", self.originator_id.hex)
+    kind: str
+    member_key: str
+    data: Mapping[str, Any]
 
     @property
     def recorded_at(self) -> datetime:
-        return self.event.timestamp  # type: ignore[no-any-return]
+        return self.data["timestamp"]  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
-class Upsert:
+NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+class Upsert(NamedTuple):
     """Create the row if missing (column defaults), then `set` columns and `add` to others."""
 
     table: str
     key: tuple[Any, ...]
-    set: Mapping[str, Any] = field(default_factory=dict)
-    add: Mapping[str, Any] = field(default_factory=dict)
+    set: Mapping[str, Any] = NOTHING
+    add: Mapping[str, Any] = NOTHING
 
     def merge_into(self, row: dict[str, Any]) -> None:
         row.update(self.set)
@@ -92,8 +100,7 @@ class Upsert:
             row[name] = row[name] + delta
 
 
-@dataclass(frozen=True)
-class Insert:
+class Insert(NamedTuple):
     """Append a row (statement lines, postings, hashes: never updated)."""
 
     table: str
@@ -125,7 +132,21 @@ class Projection:
         raise NotImplementedError
 
 
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def to_json(data: Mapping[str, Any]) -> str:
+    """Compact JSON with sorted keys, ASCII only: what `json.dumps` gives, made by orjson.
+
+    orjson writes non-ASCII and DEL unescaped, so such texts (rare) go through json itself.
+    (Its number format differs from json's only for floats in exponent form; member events
+    hold no floats: points are int, money is Decimal.)"""
+    try:
+        encoded = orjson.dumps(data, default=_json_default, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:  # a lone surrogate or a 65-bit int: json decides
+        encoded = b"\x7f"
+    if encoded.isascii() and b"\x7f" not in encoded:
+        return encoded.decode()
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
@@ -139,7 +160,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def event_data(event: Any) -> dict[str, Any]:
-    """An event's own facts, without the envelope the store keeps anyway."""
-    envelope = {"originator_id", "originator_version", "originator_topic", "timestamp"}
-    return {k: v for k, v in vars(event).items() if k not in envelope}
+ENVELOPE = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp"})
+
+
+def event_data(state: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's own facts (its state or `vars(event)`), without the store's envelope."""
+    data = dict(state)
+    for name in ENVELOPE:
+        data.pop(name, None)
+    return data

@@ -8,29 +8,39 @@ overlap; the PostgreSQL advisory lock (a lock file on SQLite) just keeps the sec
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
-
-from eventsourcing.persistence import Notification
+from typing import Any, TypeVar
 
 from ledger.application import Ledger
+from projections.decoding import StateDecoder
 from projections.definitions import ALL
-from projections.model import Change, Fact, Insert, Projection, RowKey, Table
+from projections.eventlog import EventLog, LoggedEvent
+from projections.model import NOTHING, Change, Fact, Insert, Projection, RowKey, Table
 from projections.store import Row, Target
 
 CATCH_UP_BATCH = 5000
+_UNREAD: Any = object()
+Carried = dict[str, dict[tuple[Any, ...], Row]]
+T = TypeVar("T")
 
 
 class BatchRows:
     """The projection tables as one batch sees them: committed rows plus its own changes."""
 
-    def __init__(self, target: Target, tables: Mapping[str, Table]) -> None:
+    def __init__(
+        self, target: Target, tables: Mapping[str, Table], carried: Carried | None = None
+    ) -> None:
         self._target = target
         self._tables = tables
         self._rows: dict[str, dict[tuple[Any, ...], Row | None]] = defaultdict(dict)
+        for name, rows in (carried or {}).items():
+            self._rows[name].update(rows)
         self._waiting: dict[str, dict[tuple[Any, ...], list[Any]]] = defaultdict(dict)
         self._dirty: dict[str, dict[tuple[Any, ...], None]] = defaultdict(dict)
         self.inserts: dict[str, list[Row]] = defaultdict(list)
@@ -60,20 +70,27 @@ class BatchRows:
         return self._rows[table][key]
 
     def apply(self, change: Change) -> None:
-        if isinstance(change, Insert):
-            self.inserts[change.table].append(dict(change.row))
+        if type(change) is Insert:
+            self.inserts[change.table].append(change.row)  # type: ignore[arg-type]
             return
-        name, key = change.table, change.key
+        name, key, put, add = change  # type: ignore[misc]
         self._dirty[name][key] = None
         known = self._rows[name]
-        if key in known:
-            row = known[key]
-            if row is None:
+        row = known.get(key, _UNREAD)
+        if row is None:
+            row = known[key] = self._tables[name].new_row(key)
+        elif row is _UNREAD:
+            waiting = self._waiting[name]
+            if key not in waiting and self._tables[name].values <= put.keys():
+                # Sets every column: the stored row, if any, cannot matter.
                 row = known[key] = self._tables[name].new_row(key)
-            change.merge_into(row)
-        else:
-            # Not read yet: remember the change, fetch the row with the others at the end.
-            self._waiting[name].setdefault(key, []).append(change)
+            else:
+                # Not read yet: remember the change, fetch the row with the others at the end.
+                waiting.setdefault(key, []).append(change)
+                return
+        row.update(put)
+        for column, delta in add.items():
+            row[column] += delta
 
     def upserts(self) -> dict[Table, list[Row]]:
         for name, waiting in list(self._waiting.items()):
@@ -84,6 +101,15 @@ class BatchRows:
             rows = [self._rows[name][key] for key in keys]
             result[self._tables[name]] = [row for row in rows if row is not None]
         return result
+
+    def carry(self) -> Carried:
+        """Copies of the rows this batch changed, for the next batch to start from while
+        this one is still being written."""
+        carried: Carried = {}
+        for name, keys in self._dirty.items():
+            rows = self._rows[name]
+            carried[name] = {key: dict(row) for key in keys if (row := rows[key]) is not None}
+        return carried
 
 
 class ProjectionRunner:
@@ -100,7 +126,10 @@ class ProjectionRunner:
         self.projections = tuple(projections)
         self.names = [p.name for p in self.projections]
         self.tables = {t.name: t for p in self.projections for t in p.tables}
-        self._position: int | None = None
+        self.log = EventLog(ledger)
+        self.decoder = StateDecoder(ledger.mapper)
+        self._decoded = {kind for p in self.projections if p.needs_decoding for kind in p.topics}
+        self._by_kind: dict[str, tuple[Projection, ...]] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -124,21 +153,48 @@ class ProjectionRunner:
         """Apply batches until the log head (or `until`, or `deadline` on time.monotonic()).
 
         With `recorded_until`, only events recorded at or before that instant count (as-of
-        replays into a scratch target). Returns the position reached."""
-        position = self.position()
-        while until is None or position < until:
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            notifications = self.ledger.recorder.select_notifications(
-                start=position + 1, limit=batch_size, stop=until
-            )
-            if not notifications:
-                break
-            if not self._apply_batch(notifications, position, recorded_until):
-                position = self.position()
-                continue
-            position = notifications[-1].id
-        return position
+        replays into a scratch target). Returns the position reached.
+
+        Where the target allows it, batch n is written (in its own transaction, as always)
+        while batch n+1 is read and applied in memory on top of batch n's rows; batch n+1 is
+        only written once batch n committed, and dropped if batch n lost its tracking CAS."""
+        while True:
+            reached = self._follow(until, deadline, batch_size, recorded_until)
+            if reached is not None:
+                return reached
+
+    def _follow(
+        self,
+        until: int | None,
+        deadline: float | None,
+        batch_size: int,
+        recorded_until: datetime | None,
+    ) -> int | None:
+        """`catch_up` from the tracked position; None if another runner got in the way."""
+        old = self.position()
+        with _Pipeline(self.target.concurrent) as pipeline:
+            carried: Carried = {}
+            writing: Future[bool] | None = None
+            page = pipeline.read(self.log.read, old + 1, batch_size, until)
+            while until is None or old < until:
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                logged = page.result()
+                if not logged:
+                    break
+                new = logged[-1].position
+                if until is None or new < until:
+                    page = pipeline.read(self.log.read, new + 1, batch_size, until)
+                with _cyclic_gc_paused():
+                    rows = self._batch_rows(logged, recorded_until, carried)
+                    upserts = rows.upserts()
+                if writing is not None and not writing.result():
+                    return None  # batch n was not applied, so n+1 must not be either
+                inserts = {self.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
+                writing = pipeline.write(self.target.commit_batch, upserts, inserts, self.names,
+                                         old, new)
+                carried, old = rows.carry(), new
+            return old if writing is None or writing.result() else None
 
     def rebuild(self) -> int:
         """Truncate every projection and replay the whole log."""
@@ -146,43 +202,89 @@ class ProjectionRunner:
         return self.catch_up()
 
     def _apply_batch(
-        self,
-        notifications: Sequence[Notification],
-        old: int,
-        recorded_until: datetime | None,
+        self, logged: Sequence[LoggedEvent], old: int, recorded_until: datetime | None
     ) -> bool:
-        facts = self._facts(notifications, decode_all=recorded_until is not None)
+        """One batch applied and written on its own (no pipelining); False if it lost."""
+        rows = self._batch_rows(logged, recorded_until, {})
+        upserts = rows.upserts()
+        inserts = {self.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
+        return self.target.commit_batch(upserts, inserts, self.names, old, logged[-1].position)
+
+    def _batch_rows(
+        self,
+        logged: Sequence[LoggedEvent],
+        recorded_until: datetime | None,
+        carried: Carried,
+    ) -> BatchRows:
+        facts = self._facts(logged, decode_all=recorded_until is not None)
         if recorded_until is not None:
-            facts = [f for f in facts if f.event.timestamp <= recorded_until]
-        rows = BatchRows(self.target, self.tables)
-        by_kind: dict[str, list[Projection]] = {}
-        handlers = []
-        for fact in facts:
-            if fact.kind not in by_kind:
-                by_kind[fact.kind] = [p for p in self.projections if p.handles(fact.kind)]
-            handlers.append((fact, by_kind[fact.kind]))
+            facts = [f for f in facts if f.data["timestamp"] <= recorded_until]
+        rows = BatchRows(self.target, self.tables, carried)
+        handlers = [(fact, self._handlers(fact.kind)) for fact in facts]
         rows.prefetch(key for fact, ps in handlers for p in ps for key in p.reads(fact))
         for fact, projections in handlers:
             for projection in projections:
                 for change in projection.apply(fact, rows):
                     rows.apply(change)
-        inserts = {self.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
-        return self.target.commit_batch(
-            rows.upserts(), inserts, self.names, old, notifications[-1].id
-        )
+        return rows
 
-    def _facts(self, notifications: Sequence[Notification], decode_all: bool) -> list[Fact]:
-        decoded_kinds = {
-            kind for p in self.projections if p.needs_decoding for kind in p.topics
-        }
-        to_domain_event = self.ledger.mapper.to_domain_event
+    def _handlers(self, kind: str) -> tuple[Projection, ...]:
+        handlers = self._by_kind.get(kind)
+        if handlers is None:
+            handlers = self._by_kind[kind] = tuple(p for p in self.projections if p.handles(kind))
+        return handlers
+
+    def _facts(self, logged: Sequence[LoggedEvent], decode_all: bool) -> list[Fact]:
+        decode = self.decoder.decode
         facts = []
-        for n in notifications:
-            kind = n.topic.rpartition(".")[2]
-            event = to_domain_event(n) if decode_all or kind in decoded_kinds else None
-            facts.append(Fact(n.id, n.originator_id, n.originator_version,  # type: ignore[arg-type]
-                              n.topic, n.state, event))
+        for position, originator_id, version, topic, state in logged:
+            kind = topic.rpartition(".")[2]
+            data = decode(topic, state) if decode_all or kind in self._decoded else NOTHING
+            facts.append(Fact(position, originator_id, version, topic, state, kind,
+                              originator_id.hex, data))
         return facts
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A batch allocates millions of small acyclic objects (freed by reference counting);
+    the cycle collector would walk them all again and again for nothing (a fifth of the
+    time). It runs again between batches."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Pipeline:
+    """Reads the next page of the log and writes the previous batch in the background, or,
+    for a target that cannot take that (SQLite), does both in place."""
+
+    def __init__(self, concurrent: bool) -> None:
+        self._pool = ThreadPoolExecutor(2, "projections") if concurrent else None
+
+    def read(self, read: Callable[..., list[LoggedEvent]], *args: Any) -> Future[list[LoggedEvent]]:
+        return self._run(read, *args)
+
+    def write(self, commit: Callable[..., bool], *args: Any) -> Future[bool]:
+        return self._run(commit, *args)
+
+    def _run(self, call: Callable[..., T], *args: Any) -> Future[T]:
+        if self._pool is not None:
+            return self._pool.submit(call, *args)
+        done: Future[T] = Future()
+        done.set_result(call(*args))
+        return done
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def replay_into(

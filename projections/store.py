@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -47,6 +48,9 @@ def schema_sql(dialect: str) -> str:
 
 class Target(ABC):
     backend: str
+    # Whether `load` may run while another thread is in `commit_batch` (then the runner
+    # writes one batch while it works out the next).
+    concurrent: bool = False
 
     # --------------------------------------------------------------- runner side
 
@@ -290,10 +294,12 @@ class SQLiteTarget(Target):
 
 class PostgresTarget(Target):
     backend = "postgres"
+    concurrent = True
 
     def __init__(self, url: str, pool_size: int = 4) -> None:
         self.url = url
-        self._conn: psycopg.Connection[Row] = self._connect()
+        self._conn: psycopg.Connection[Row] = self._connect()  # the runner's writes
+        self._loader: psycopg.Connection[Row] | None = None  # its reads (`load`)
         self._staged: set[str] = set()
         self._locked = False
         self._lock_key = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big",
@@ -346,7 +352,9 @@ class PostgresTarget(Target):
         sql = (f"SELECT {columns} FROM {table.name} t "
                f"JOIN unnest({arrays}) AS k({', '.join(table.key)}) ON {join}")
         params = [[key[i] for key in keys] for i in range(len(table.key))]
-        rows = self._conn.execute(sql, params).fetchall()
+        if self._loader is None:
+            self._loader = self._connect()
+        rows = self._loader.execute(sql, params).fetchall()
         return {table.key_of(row): row for row in rows}
 
     def commit_batch(
@@ -394,9 +402,11 @@ class PostgresTarget(Target):
 
     def _copy(self, cur: psycopg.Cursor[Row], target: str, table: Table, rows: list[Row]) -> None:
         cols = table.column_names
-        with cur.copy(f"COPY {target} ({', '.join(cols)}) FROM STDIN") as copy:
+        with cur.copy(f"COPY {target} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([PG_TYPES[c.type] for c in table.columns])
+            values = itemgetter(*cols)
             for row in rows:
-                copy.write_row([row[c] for c in cols])
+                copy.write_row(values(row))
 
     def _upsert(self, cur: psycopg.Cursor[Row], table: Table, rows: list[Row]) -> None:
         stage = f"stage_{table.name}"
@@ -428,6 +438,8 @@ class PostgresTarget(Target):
         self.unlock()
         if self._pool is not None:
             self._pool.close()
+        if self._loader is not None:
+            self._loader.close()
         self._conn.close()
 
 

@@ -279,11 +279,11 @@ def test_a_stale_batch_is_not_applied_twice(
     build_coalition(ledger, clock)
     first = ProjectionRunner(ledger, target)
     first.catch_up(until=10)
-    notifications = ledger.recorder.select_notifications(start=11, limit=5)
-    assert first._apply_batch(notifications, 10, None)
+    logged = first.log.read(11, 5)
+    assert first._apply_batch(logged, 10, None)
     # A second runner that still believes the position is 10 must lose, writing nothing.
-    assert not first._apply_batch(notifications, 10, None)
-    assert first.position() == notifications[-1].id
+    assert not first._apply_batch(logged, 10, None)
+    assert first.position() == logged[-1].position
 
 
 def test_open_ledger_settings_round_trip(database_url: str, clock: ManualClock) -> None:
