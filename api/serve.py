@@ -199,12 +199,14 @@ def prepare_metrics_dir() -> None:
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="loyalty-ledger-metrics-")
 
 
-def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": 4,
+        # Requests waiting on one worker's commit share its next one (group commit), so
+        # threads are what lets a worker batch; they mostly wait on the database.
+        "threads": threads,
         "timeout": 60,
         "graceful_timeout": 20,
         "keepalive": 5,
@@ -248,7 +250,8 @@ def ensure_admin_key(ledger: Ledger) -> str | None:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    LedgerServer(settings, gunicorn_options(host, port, workers)).run()
+    options = gunicorn_options(host, port, workers, settings.http_threads)
+    LedgerServer(settings, options).run()
 
 
 if __name__ == "__main__":

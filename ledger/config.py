@@ -28,6 +28,7 @@ class Settings:
     aggregate_cache_size: int = 10_000
     # Concurrent single commands in one process share a transaction (see ledger/group_commit.py).
     group_commit: bool = True
+    http_threads: int = 16
     # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.
     create_tables: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -48,6 +49,7 @@ class Settings:
             log_level=env.get("LEDGER_LOG_LEVEL", "INFO"),
             aggregate_cache_size=int(env.get("LEDGER_AGGREGATE_CACHE_SIZE", "10000")),
             group_commit=_flag(env.get("LEDGER_GROUP_COMMIT", "true")),
+            http_threads=int(env.get("LEDGER_HTTP_THREADS", "16")),
             create_tables=_flag(env.get("LEDGER_CREATE_TABLES", "true")),
         )
 
