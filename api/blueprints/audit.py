@@ -9,6 +9,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from api import read_schemas as rs
 from api.auth import require_roles
 from api.blueprints.queries import Consistency, consistent, jsonable, not_found
 from api.problems import Problem
@@ -42,7 +43,7 @@ def hashed(
 @blp.route("/events", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(EventsArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.EventPageSchema)
 def events(args: dict[str, Any]) -> Any:
     """Every stored event in position order, with its chain hash."""
     after = args["after"]
@@ -60,7 +61,7 @@ def events(args: dict[str, Any]) -> Any:
 @blp.route("/members/<member_id>/events", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
-@blp.response(200)
+@blp.response(200, rs.MemberEventsSchema)
 def member_events(args: dict[str, Any], member_id: str) -> Any:
     """One member's events in stream order."""
     found = hashed(lambda target: reads.member_events(current_ledger(), target, member_id),
@@ -73,7 +74,7 @@ def member_events(args: dict[str, Any], member_id: str) -> Any:
 @blp.route("/audit/digest", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
-@blp.response(200)
+@blp.response(200, rs.DigestSchema)
 def digest(args: dict[str, Any]) -> Any:
     """The hash chain's head: keep it to prove later that history was not rewritten."""
     return jsonable(reads.digest(consistent(args.get("min_position"))))
@@ -82,7 +83,7 @@ def digest(args: dict[str, Any]) -> Any:
 @blp.route("/audit/verify", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
-@blp.response(200)
+@blp.response(200, rs.VerifySchema)
 def verify(args: dict[str, Any]) -> Any:
     """Recompute the chain and every projection from the events; report the first mismatch."""
     return jsonable(audit.verify(current_ledger(), consistent(args.get("min_position"))))

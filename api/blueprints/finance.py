@@ -12,6 +12,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validates_schema
 
+from api import read_schemas as rs
 from api.auth import require_roles
 from api.blueprints.queries import Consistency, consistent, jsonable
 from api.fields import Timestamp
@@ -61,7 +62,7 @@ class AsOfArgs(Consistency):
 @blp.route("/settlement", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(PeriodArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.SettlementSchema)
 def settlement(args: dict[str, Any]) -> Any:
     """Per partner: points issued and funded, redeemed and reimbursed, net of reversals."""
     target = consistent(args.get("min_position"))
@@ -72,7 +73,7 @@ def settlement(args: dict[str, Any]) -> Any:
 @blp.route("/liability", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(AsOfArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.LiabilitySchema)
 def liability(args: dict[str, Any]) -> Any:
     """Outstanding points by issuing source and their value (as of an instant: replayed)."""
     ledger = current_ledger()
@@ -87,7 +88,7 @@ def liability(args: dict[str, Any]) -> Any:
 @blp.route("/breakage", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(PeriodArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.BreakageSchema)
 def breakage(args: dict[str, Any]) -> Any:
     """Points expired (and forfeited at closing) per issuing source."""
     return jsonable(reads.breakage(consistent(args.get("min_position")), args["start"],
@@ -97,7 +98,7 @@ def breakage(args: dict[str, Any]) -> Any:
 @blp.route("/trial-balance", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(AsOfArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.TrialBalanceSchema)
 def trial_balance(args: dict[str, Any]) -> Any:
     """Debits and credits (points) per account; the total is zero."""
     return jsonable(reads.trial_balance(consistent(args.get("min_position")),
@@ -107,7 +108,7 @@ def trial_balance(args: dict[str, Any]) -> Any:
 @blp.route("/tiers", methods=["GET"])
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
-@blp.response(200)
+@blp.response(200, rs.TierReportSchema)
 def tiers(args: dict[str, Any]) -> Any:
     """Members per tier (closed members left out)."""
     return jsonable(reads.tier_report(consistent(args.get("min_position"))))

@@ -12,6 +12,7 @@ from api import metrics
 from api.lazy_ledger import check_reachable
 from api.migrate import unapplied_migration_ids
 from api.problems import Problem
+from api.read_schemas import StatusSchema
 
 blp = Blueprint("operations", __name__, description="Liveness, readiness and metrics (no auth)")
 
@@ -20,6 +21,7 @@ RETRY_AFTER = {"Retry-After": "2"}
 
 @blp.route("/healthz")
 @blp.doc(security=[])
+@blp.response(200, StatusSchema)
 def healthz() -> dict[str, Any]:
     """The process is up (says nothing about the database)."""
     return {"status": "ok"}
@@ -27,6 +29,7 @@ def healthz() -> dict[str, Any]:
 
 @blp.route("/readyz")
 @blp.doc(security=[])
+@blp.response(200, StatusSchema)
 def readyz() -> dict[str, Any]:
     """The database answers and every migration is applied; else 503 `unavailable`."""
     settings = current_app.extensions["settings"]
@@ -45,7 +48,10 @@ def readyz() -> dict[str, Any]:
 
 
 @blp.route("/metrics")
-@blp.doc(security=[])
+@blp.doc(security=[], responses={"200": {
+    "description": "Prometheus text exposition",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}})
 def prometheus_metrics() -> Response:
     """Prometheus text exposition, aggregated over every gunicorn worker."""
     body, content_type = metrics.render(current_app)

@@ -19,6 +19,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api import read_schemas as rs
 from api.auth import require_roles
 from api.fields import Timestamp, utc_text
 from api.problems import Problem
@@ -103,7 +104,7 @@ class ExpiringArgs(Consistency):
 @blp.route("/members/<member_id>", methods=["GET"])
 @require_roles(*READERS)
 @blp.arguments(Consistency, location="query")
-@blp.response(200)
+@blp.response(200, rs.MemberViewSchema)
 def member(args: dict[str, Any], member_id: str) -> Any:
     """The member's status, enrollment and tier."""
     found = reads.member(consistent(args.get("min_position")), member_id)
@@ -115,7 +116,7 @@ def member(args: dict[str, Any], member_id: str) -> Any:
 @blp.route("/members/<member_id>/balance", methods=["GET"])
 @require_roles("partner", *READERS)
 @blp.arguments(BalanceArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.BalanceViewSchema)
 def balance(args: dict[str, Any], member_id: str) -> Any:
     """Balance from the projection, or `as_of` an instant (replayed from the events)."""
     as_of = args.get("as_of")
@@ -136,7 +137,7 @@ def balance(args: dict[str, Any], member_id: str) -> Any:
 @blp.route("/members/<member_id>/statement", methods=["GET"])
 @require_roles(*READERS)
 @blp.arguments(StatementArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.StatementSchema)
 def statement(args: dict[str, Any], member_id: str) -> Any:
     """One line per event on the member, with the balance after it (the audit trail)."""
     target = consistent(args.get("min_position"))
@@ -153,7 +154,7 @@ def statement(args: dict[str, Any], member_id: str) -> Any:
 @blp.route("/members/<member_id>/tier", methods=["GET"])
 @require_roles(*READERS)
 @blp.arguments(Consistency, location="query")
-@blp.response(200)
+@blp.response(200, rs.TierViewSchema)
 def tier(args: dict[str, Any], member_id: str) -> Any:
     """Tier, since when, guarantee, trailing qualifying spend and the way to the next tier."""
     ledger = current_ledger()
@@ -167,7 +168,7 @@ def tier(args: dict[str, Any], member_id: str) -> Any:
 @blp.route("/members/<member_id>/expiring", methods=["GET"])
 @require_roles(*READERS)
 @blp.arguments(ExpiringArgs, location="query")
-@blp.response(200)
+@blp.response(200, rs.ExpiringSchema)
 def expiring(args: dict[str, Any], member_id: str) -> Any:
     """Points that expire within the coming days, per expiry instant."""
     target = consistent(args.get("min_position"))

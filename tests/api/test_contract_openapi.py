@@ -1,0 +1,106 @@
+"""/openapi.json documents every endpoint of API.md with the fields it answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from ledger.config import Settings
+
+# API.md's response fields per query endpoint (optional additions may come on top).
+READ_FIELDS: dict[str, set[str]] = {
+    "/v1/members/{member_id}": {"member_id", "status", "enrolled_at", "tier"},
+    "/v1/members/{member_id}/balance": {
+        "member_id", "available", "pending", "lifetime_earned", "lifetime_adjusted",
+        "lifetime_redeemed", "lifetime_expired", "lifetime_reversed", "tier", "as_of", "position",
+    },
+    "/v1/members/{member_id}/statement": {"lines", "next_cursor"},
+    "/v1/members/{member_id}/tier": {
+        "tier", "since", "guaranteed_until", "qualifying_spend", "next_tier",
+        "spend_to_next_tier",
+    },
+    "/v1/members/{member_id}/expiring": {"lots"},
+    "/v1/reports/settlement": {"from", "to", "currency", "partners", "totals"},
+    "/v1/reports/liability": {
+        "as_of", "outstanding_points", "pending_points", "debt_points", "value", "by_source",
+    },
+    "/v1/reports/breakage": {"from", "to"},
+    "/v1/reports/trial-balance": {"accounts", "total"},
+    "/v1/reports/tiers": {"tiers"},
+    "/v1/events": {"events", "next_cursor"},
+    "/v1/members/{member_id}/events": {"events"},
+    "/v1/audit/digest": {"position", "hash"},
+    "/v1/audit/verify": {"ok", "checked_events", "chain_ok", "projections"},
+    "/healthz": {"status"},
+    "/readyz": {"status"},
+}
+NESTED_FIELDS: dict[tuple[str, str], set[str]] = {
+    ("/v1/members/{member_id}/statement", "lines"): {
+        "position", "recorded_at", "occurred_at", "type", "partner_id", "transaction_id",
+        "points", "available_after", "pending_after", "detail",
+    },
+    ("/v1/members/{member_id}/expiring", "lots"): {"expires_at", "points"},
+    ("/v1/reports/settlement", "partners"): {
+        "partner_id", "points_issued", "amount_funded", "points_redeemed", "amount_reimbursed",
+        "net",
+    },
+    ("/v1/reports/liability", "by_source"): {"source", "points"},
+    ("/v1/reports/trial-balance", "accounts"): {"account", "debit", "credit"},
+    ("/v1/reports/tiers", "tiers"): {"code", "members"},
+    ("/v1/events", "events"): {
+        "position", "event_id", "stream_id", "stream_version", "type", "recorded_at", "data",
+        "hash",
+    },
+    ("/v1/members/{member_id}/events", "events"): {
+        "position", "event_id", "stream_id", "stream_version", "type", "recorded_at", "data",
+        "hash",
+    },
+    ("/v1/audit/verify", "projections"): {"name", "ok", "detail"},
+}
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = tmp_path_factory.mktemp("openapi") / "ledger.sqlite"
+    app = create_app(Settings(database_url=f"sqlite:///{path}", admin_key="x"))
+    body: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
+    return body
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    if "allOf" in schema:
+        return _resolve(spec, schema["allOf"][0])
+    return schema
+
+
+def _ok_schema(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    response = spec["paths"][path]["get"]["responses"]["200"]
+    return _resolve(spec, response["content"]["application/json"]["schema"])
+
+
+@pytest.mark.parametrize("path", sorted(READ_FIELDS))
+def test_every_query_documents_its_response_fields(spec: dict[str, Any], path: str) -> None:
+    properties = _ok_schema(spec, path)["properties"]
+    assert READ_FIELDS[path] <= set(properties), path
+
+
+@pytest.mark.parametrize(("path", "field"), sorted(NESTED_FIELDS))
+def test_listed_items_document_their_fields(spec: dict[str, Any], path: str, field: str) -> None:
+    items = _resolve(spec, _ok_schema(spec, path)["properties"][field]["items"])
+    assert NESTED_FIELDS[(path, field)] <= set(items["properties"])
+
+
+def test_times_and_money_are_documented_as_strings(spec: dict[str, Any]) -> None:
+    balance = _ok_schema(spec, "/v1/members/{member_id}/balance")["properties"]
+    assert balance["as_of"]["type"] == "string" and balance["as_of"]["format"] == "date-time"
+    assert balance["available"]["type"] == "integer"
+    liability = _ok_schema(spec, "/v1/reports/liability")["properties"]
+    assert liability["value"]["type"] == "string" and liability["value"]["format"] == "decimal"
+
+
+def test_metrics_documents_its_text_body(spec: dict[str, Any]) -> None:
+    assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
