@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.migrate import migrate  # noqa: E402
+from bench.common import Figure  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.member import Member  # noqa: E402
@@ -114,17 +115,9 @@ def catch_up(url: str) -> dict[str, float]:
             "events_per_second": round(head / seconds), "peak_rss_mb": round(peak_mb, 1)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--url", help="an empty PostgreSQL database (default: a new one)")
-    parser.add_argument("--catch-up-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.catch_up_only:
-        print(json.dumps(catch_up(args.url)))
-        return
+def run(events: int, url: str | None = None) -> dict[str, float]:
+    """Generate `events` into `url` (default: a new database, dropped after) and catch up."""
     name = None
-    url = args.url
     if url is None:
         name = f"ll_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -135,7 +128,7 @@ def main() -> None:
         migrate(settings)
         ledger = open_ledger(settings=settings)
         started = time.perf_counter()
-        stored = generate(ledger, args.events)
+        stored = generate(ledger, events)
         print(f"generated {stored} events in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
         ledger.close()
@@ -143,11 +136,33 @@ def main() -> None:
             [sys.executable, __file__, "--catch-up-only", "--url", url],
             check=True, capture_output=True, text=True,
         )
-        print(result.stdout.strip())
+        figures: dict[str, float] = json.loads(result.stdout)
+        return figures
     finally:
         if name is not None:
             with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def measure(events: int = 1_000_000) -> list[Figure]:
+    result = run(events)
+    return [
+        Figure(f"projection catch-up from {int(result['events']):,} events",
+               result["events_per_second"], "events/s", f"{result['seconds']} s"),
+        Figure("peak RSS of the catch-up process", result["peak_rss_mb"], "MB"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--url", help="an empty PostgreSQL database (default: a new one)")
+    parser.add_argument("--catch-up-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.catch_up_only:
+        print(json.dumps(catch_up(args.url)))
+        return
+    print(json.dumps(run(args.events, args.url)))
 
 
 if __name__ == "__main__":
