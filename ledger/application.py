@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
+from cachetools import TTLCache
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import get_topic
@@ -108,6 +110,12 @@ class Ledger(Application[UUID]):
             else None
         )
         self.committer = GroupCommitter(self.save) if self.settings.group_commit else None
+        self._keys: TTLCache[str, ApiKey] | None = (
+            TTLCache(maxsize=10_000, ttl=self.settings.key_cache_seconds)
+            if self.settings.key_cache_seconds > 0
+            else None
+        )
+        self._keys_lock = threading.Lock()
         # Called with the domain events of every successful save (metrics hook in from api/).
         self.save_observers: list[Callable[[Sequence[Any]], None]] = []
         super().__init__(env={**self.settings.persistence_env(), **(env or {})})
@@ -328,9 +336,22 @@ class Ledger(Application[UUID]):
             return key.as_dict()
 
         self._run(handle)
+        if self._keys is not None:
+            with self._keys_lock:
+                self._keys.pop(key_id, None)
 
     def authenticate(self, token: str) -> ApiKey | None:
-        key = self._get(ids.api_key_id(key_id_for(token)), ApiKey)
+        """The live key for this token, or None (unknown or revoked)."""
+        key_id = key_id_for(token)
+        key = None
+        if self._keys is not None:
+            with self._keys_lock:
+                key = self._keys.get(key_id)
+        if key is None:
+            key = self._get(ids.api_key_id(key_id), ApiKey)
+            if key is not None and self._keys is not None:
+                with self._keys_lock:
+                    self._keys[key_id] = key
         return key if key is not None and key.matches(token) else None
 
     def api_keys(self) -> Iterator[ApiKey]:

@@ -1,6 +1,6 @@
 -- POST /v1/accruals with a unique transaction id per request, spread over MEMBERS members.
 local counter = 0
-local thread_id = 0
+thread_id = 0  -- set per thread by setup(); a global so thread:set reaches it
 local members = tonumber(os.getenv("BENCH_MEMBERS") or "1000")
 local token = os.getenv("BENCH_TOKEN")
 local occurred_at = os.getenv("BENCH_OCCURRED_AT")
