@@ -6,9 +6,12 @@ whose method body is the state change. Replay only re-applies facts, never today
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import chain, takewhile
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +32,7 @@ from ledger.ids import OPERATOR
 from ledger.money import check_minor_digits, floor_points, round_money
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules, lot_expiry
+from ledger.spend_history import SpendHistory
 
 QUALIFYING_WINDOW = timedelta(days=365)
 TIER_GUARANTEE = timedelta(days=365)
@@ -67,6 +71,7 @@ class AccrualRecord:
     points: int
     lot_id: str
     funding_rate: Decimal
+    spend_seq: int = 0
     refunded: Decimal = Decimal(0)
     points_reversed: int = 0
 
@@ -81,6 +86,15 @@ class RedemptionRecord:
     reimbursement_rate: Decimal
     currency: str
     reversed: bool = False
+
+
+def _use_key(lot: Lot) -> tuple[datetime, datetime, int, str]:
+    # Soonest expiry first, then earliest earned, then lot id ("L9" before "L10").
+    return (lot.expires_at, lot.earned_at, len(lot.lot_id), lot.lot_id)
+
+
+def _activation_key(lot: Lot) -> tuple[datetime, int, str]:
+    return (lot.available_at, len(lot.lot_id), lot.lot_id)
 
 
 def _key(partner_id: str, transaction_id: str) -> str:
@@ -117,6 +131,12 @@ class Member(LedgerAggregate):
         self.lots: dict[str, Lot] = {}
         self.lot_seq = 0
         self.debt = 0
+        # Indexes kept by the event methods, so no command scans the whole history:
+        self.points_in_available_lots = 0
+        self.points_in_pending_lots = 0
+        self.lots_with_points: list[tuple[datetime, datetime, int, str]] = []  # use order
+        self.pending_lots: list[tuple[datetime, int, str]] = []  # activation order
+        self.spend = SpendHistory()
         self.accruals: dict[str, AccrualRecord] = {}
         self.redemptions: dict[str, RedemptionRecord] = {}
         self.lifetime_earned = 0
@@ -129,11 +149,11 @@ class Member(LedgerAggregate):
 
     @property
     def available(self) -> int:
-        return sum(lot.remaining for lot in self.lots.values() if not lot.pending) - self.debt
+        return self.points_in_available_lots - self.debt
 
     @property
     def pending(self) -> int:
-        return sum(lot.remaining for lot in self.lots.values() if lot.pending)
+        return self.points_in_pending_lots
 
     def balance(self) -> dict[str, Any]:
         return {"available": self.available, "pending": self.pending, "tier": self.tier}
@@ -160,23 +180,17 @@ class Member(LedgerAggregate):
         }
 
     def qualifying_spend(self, at: datetime) -> Decimal:
-        start = at - QUALIFYING_WINDOW
-        return sum(
-            (a.amount - a.refunded for a in self.accruals.values() if start < a.occurred_at <= at),
-            Decimal(0),
-        )
+        return self.spend.total(after=at - QUALIFYING_WINDOW, up_to=at)
 
     def spendable_lots(self, exclude: str | None = None) -> list[Lot]:
         """Available lots with points left, in the order they are consumed."""
-        lots = [
-            lot
-            for lot in self.lots.values()
-            if not lot.pending and lot.remaining > 0 and lot.lot_id != exclude
-        ]
-        # Lot ids are "L<n>": by length first so L9 comes before L10.
-        return sorted(
-            lots, key=lambda lot: (lot.expires_at, lot.earned_at, len(lot.lot_id), lot.lot_id)
-        )
+        return list(self._spendable(exclude))
+
+    def _spendable(self, exclude: str | None = None) -> Iterator[Lot]:
+        for *_, lot_id in self.lots_with_points:
+            lot = self.lots[lot_id]
+            if not lot.pending and lot_id != exclude:
+                yield lot
 
     def accrual(self, partner_id: str, transaction_id: str) -> AccrualRecord | None:
         return self.accruals.get(_key(partner_id, transaction_id))
@@ -194,10 +208,12 @@ class Member(LedgerAggregate):
         if self.status == "closed":
             return
         recorded = now or as_of
-        due = sorted(
-            (lot for lot in self.lots.values() if lot.pending and lot.available_at <= as_of),
-            key=lambda lot: (lot.available_at, lot.lot_id),
-        )
+        due = [
+            self.lots[lot_id]
+            for available_at, _, lot_id in takewhile(
+                lambda entry: entry[0] <= as_of, self.pending_lots
+            )
+        ]
         if due:
             debt = self.debt
             activated = []
@@ -207,10 +223,10 @@ class Member(LedgerAggregate):
                 activated.append({**_portion(lot, lot.remaining), "debt_paid": paid})
             self._activate(timestamp=recorded, as_of=as_of, lots=activated)
 
-        expired = sorted(
-            (lot for lot in self.lots.values() if lot.remaining > 0 and lot.expires_at <= as_of),
-            key=lambda lot: (lot.expires_at, lot.lot_id),
-        )
+        expired = [
+            self.lots[entry[-1]]
+            for entry in takewhile(lambda entry: entry[0] <= as_of, self.lots_with_points)
+        ]
         if expired:
             self._expire(
                 timestamp=recorded,
@@ -238,14 +254,14 @@ class Member(LedgerAggregate):
     def _activate(self, timestamp: datetime, as_of: datetime, lots: list[dict[str, Any]]) -> None:
         for portion in lots:
             lot = self.lots[portion["lot_id"]]
-            lot.pending = False
-            lot.remaining -= portion["debt_paid"]
+            self._make_available(lot)
+            self._change_remaining(lot, -portion["debt_paid"])
             self.debt -= portion["debt_paid"]
 
     @event("PointsExpired")
     def _expire(self, timestamp: datetime, as_of: datetime, lots: list[dict[str, Any]]) -> None:
         for portion in lots:
-            self.lots[portion["lot_id"]].remaining -= portion["points"]
+            self._change_remaining(self.lots[portion["lot_id"]], -portion["points"])
             self.lifetime_expired += portion["points"]
 
     @event("TierChanged")
@@ -279,17 +295,43 @@ class Member(LedgerAggregate):
 
     def _add_lot(self, lot: dict[str, Any], pending: bool, debt_paid: int) -> None:
         self.lot_seq += 1
-        self.lots[lot["lot_id"]] = Lot(
+        added = Lot(
             lot_id=lot["lot_id"],
             source=lot["source"],
             points=lot["points"],
-            remaining=lot["points"] - debt_paid,
+            remaining=0,
             earned_at=lot["earned_at"],
             available_at=lot["available_at"],
             expires_at=lot["expires_at"],
             pending=pending,
         )
+        self.lots[added.lot_id] = added
+        if pending:
+            insort(self.pending_lots, _activation_key(added))
+        self._change_remaining(added, lot["points"] - debt_paid)
         self.debt -= debt_paid
+
+    def _change_remaining(self, lot: Lot, delta: int) -> None:
+        """Every change to a lot's points goes through here, so the indexes stay true."""
+        if delta == 0:
+            return
+        had_points = lot.remaining > 0
+        lot.remaining += delta
+        if lot.pending:
+            self.points_in_pending_lots += delta
+        else:
+            self.points_in_available_lots += delta
+        if had_points and lot.remaining == 0:
+            key = _use_key(lot)
+            del self.lots_with_points[bisect_left(self.lots_with_points, key)]
+        elif not had_points and lot.remaining > 0:
+            insort(self.lots_with_points, _use_key(lot))
+
+    def _make_available(self, lot: Lot) -> None:
+        del self.pending_lots[bisect_left(self.pending_lots, _activation_key(lot))]
+        lot.pending = False
+        self.points_in_pending_lots -= lot.remaining
+        self.points_in_available_lots += lot.remaining
 
     def grant_enrollment_bonus(self, now: datetime, rules: ProgramRules) -> None:
         points = rules.enrollment_bonus_points
@@ -413,7 +455,9 @@ class Member(LedgerAggregate):
             points=points,
             lot_id=lot["lot_id"],
             funding_rate=funding_rate,
+            spend_seq=self.lot_seq,
         )
+        self.spend.add(occurred_at, self.lot_seq, amount)
 
     def adjust(
         self,
@@ -482,8 +526,9 @@ class Member(LedgerAggregate):
         """Plan which lots give `points` (a given lot first); return the plan and the shortfall."""
         plan: list[dict[str, Any]] = []
         missing = points
-        candidates = ([first] if first is not None else []) + self.spendable_lots(
-            exclude=first.lot_id if first is not None else None
+        candidates = chain(
+            [first] if first is not None else [],
+            self._spendable(exclude=first.lot_id if first is not None else None),
         )
         for lot in candidates:
             if missing == 0:
@@ -496,7 +541,7 @@ class Member(LedgerAggregate):
 
     def _consume(self, lots: list[dict[str, Any]]) -> None:
         for portion in lots:
-            self.lots[portion["lot_id"]].remaining -= portion["points"]
+            self._change_remaining(self.lots[portion["lot_id"]], -portion["points"])
 
     def redeem(
         self,
@@ -638,6 +683,7 @@ class Member(LedgerAggregate):
         accrual = self.accruals[_key(partner_id, accrual_transaction_id)]
         accrual.refunded += refund_amount
         accrual.points_reversed += points_reversed
+        self.spend.change(accrual.occurred_at, accrual.spend_seq, -refund_amount)
 
     def reverse_redemption(
         self,
@@ -704,7 +750,7 @@ class Member(LedgerAggregate):
     ) -> None:
         self.debt -= debt_paid
         for portion in lots:
-            self.lots[portion["lot_id"]].remaining += portion["points"]
+            self._change_remaining(self.lots[portion["lot_id"]], portion["points"])
         self.lifetime_redeemed -= points_restored
         self.redemptions[_key(partner_id, redemption_transaction_id)].reversed = True
 
@@ -739,6 +785,6 @@ class Member(LedgerAggregate):
     @event("MemberClosed")
     def _close(self, timestamp: datetime, lots: list[dict[str, Any]]) -> None:
         for portion in lots:
-            self.lots[portion["lot_id"]].remaining -= portion["points"]
+            self._change_remaining(self.lots[portion["lot_id"]], -portion["points"])
             self.lifetime_expired += portion["points"]
         self.status = "closed"
