@@ -60,6 +60,7 @@ def main() -> None:
     figures.append((http[2], "target < 200 MB"))
 
     width = max(len(f.name) for f, _ in figures)
+    print()
     for figure, comparison in figures:
         note = f"  [{figure.note}]" if figure.note and figure.note != comparison else ""
         print(f"{figure.name:<{width}}  {figure.value:>12,.1f} {figure.unit:<11} {comparison}"
