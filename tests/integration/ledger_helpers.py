@@ -7,17 +7,7 @@ from decimal import Decimal
 
 from ledger.application import Ledger
 from ledger.commands import Accrue, Enroll, Redeem
-from ledger.partner import PartnerTerms
-
-SHOP = PartnerTerms(
-    partner_id="shop",
-    name="Shop",
-    currency="EUR",
-    earn_rate=Decimal("1"),
-    funding_rate=Decimal("0.01"),
-    reimbursement_rate=Decimal("0.008"),
-    pending_days=0,
-)
+from tests.unit.member_helpers import SHOP
 
 
 def open_shop(ledger: Ledger, *member_ids: str) -> None:

@@ -53,7 +53,8 @@ def test_serve_starts_without_the_database_and_recovers_postgres(
         assert _wait_for(lambda: requests.get(base + "/readyz", timeout=30).ok, 60), (
             err.read_text()[-3000:]
         )
-        # Migrated once the database answered, and the first admin key was printed then.
+        # Migrated once the database answered; the first admin key is printed right after.
+        assert _wait_for(lambda: "llk_" in out.read_text(), 30), out.read_text()
         keys = re.findall(r"llk_[A-Za-z0-9_-]+", out.read_text())
         assert len(keys) == 1, out.read_text()
         response = requests.post(
