@@ -83,12 +83,8 @@ class BackgroundWork:
     def start(self) -> None:
         # One ledger for both: opening several at once races on creating the tables.
         self.ledger = open_ledger(settings=self.settings)
-        worker = ProjectionWorker(self.settings, ledger=self.ledger)
-        try:
-            worker.start()
-            self.worker = worker
-        except NotImplementedError:
-            log.warning("projection worker not available; serving without it")
+        self.worker = ProjectionWorker(self.settings, ledger=self.ledger)
+        self.worker.start()
         self.sweeper = PeriodicSweep(self.ledger, self.settings.sweep_interval_seconds)
         self.sweeper.start()
 
