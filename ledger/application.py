@@ -97,12 +97,12 @@ class Ledger(Application[UUID]):
         self,
         settings: Settings | None = None,
         clock: Clock | None = None,
-        positions: LogPositions | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.clock: Clock = clock or SystemClock()
-        self.positions = positions
+        # The store's reads the library lacks; wired by projections.eventlog.open_ledger.
+        self.positions: LogPositions | None = None
         self.bulk: BulkEventReader | None = None
         self.cache = (
             AggregateCache(self.settings.aggregate_cache_size)
@@ -368,7 +368,7 @@ class Ledger(Application[UUID]):
 
     def _enroll(self, uow: UnitOfWork, now: datetime, command: Enroll) -> dict[str, Any]:
         request = fingerprint("enroll", command.fingerprint_data())
-        replay = self._replay_or_none(uow, ENROLLMENT_SCOPE, command.member_id, request)
+        replay = self._replay_or_none(uow, *_idempotency_key(command), request)
         if replay is not None:
             return replay
         if command.partner_id is not None:
@@ -388,8 +388,7 @@ class Ledger(Application[UUID]):
         uow.add(member)
         result = {**member.as_dict(), "balance": member.balance()}
         self._record_key(
-            uow, now, ENROLLMENT_SCOPE, command.member_id, "enroll", command.member_id, request,
-            result,
+            uow, now, *_idempotency_key(command), "enroll", command.member_id, request, result
         )
         return result
 
@@ -412,9 +411,9 @@ class Ledger(Application[UUID]):
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             member = self._member(uow, member_id)
             member.run_due(now, self.rules(uow))
-            getattr(member, {"suspend": "suspend", "reactivate": "reactivate", "close": "close"}[
-                action
-            ])(now)
+            change = {"suspend": member.suspend, "reactivate": member.reactivate,
+                      "close": member.close}[action]
+            change(now)
             return {**member.as_dict(), "balance": member.balance()}
 
         return self._run(handle)
@@ -424,7 +423,7 @@ class Ledger(Application[UUID]):
 
     def _adjust(self, uow: UnitOfWork, now: datetime, command: Adjust) -> dict[str, Any]:
         request = fingerprint("adjust", command.fingerprint_data())
-        replay = self._replay_or_none(uow, ADJUSTMENT_SCOPE, command.adjustment_id, request)
+        replay = self._replay_or_none(uow, *_idempotency_key(command), request)
         if replay is not None:
             return replay
         member = self._member(uow, command.member_id)
@@ -442,8 +441,7 @@ class Ledger(Application[UUID]):
             "balance": member.balance(),
         }
         self._record_key(
-            uow, now, ADJUSTMENT_SCOPE, command.adjustment_id, "adjust", command.member_id,
-            request, result,
+            uow, now, *_idempotency_key(command), "adjust", command.member_id, request, result
         )
         return result
 
@@ -479,7 +477,7 @@ class Ledger(Application[UUID]):
             return self._adjust(uow, now, command)
         assert isinstance(command, Accrue | Redeem | ReverseAccrual | ReverseRedemption)
         request = fingerprint(command.operation, command.fingerprint_data())
-        replay = self._replay_or_none(uow, command.partner_id, command.transaction_id, request)
+        replay = self._replay_or_none(uow, *_idempotency_key(command), request)
         if replay is not None:
             return replay
         partner = self._partner(uow, command.partner_id)
@@ -495,8 +493,7 @@ class Ledger(Application[UUID]):
         result["balance"] = member.balance()
         result["recorded_at"] = now
         self._record_key(
-            uow, now, command.partner_id, command.transaction_id, command.operation, member_id,
-            request, result,
+            uow, now, *_idempotency_key(command), command.operation, member_id, request, result
         )
         return result
 
@@ -650,23 +647,27 @@ def _log_command(command: Command, result: Outcome | LedgerError) -> None:
     log.info("command %s %s", command.operation, outcome, extra={"fields": fields})
 
 
+def _idempotency_key(command: Command) -> tuple[str, str]:
+    """(scope, key) of the transaction key that makes a command idempotent."""
+    if isinstance(command, Enroll):
+        return ENROLLMENT_SCOPE, command.member_id  # members are coalition-wide
+    if isinstance(command, Adjust):
+        return ADJUSTMENT_SCOPE, command.adjustment_id
+    assert isinstance(command, Accrue | Redeem | ReverseAccrual | ReverseRedemption)
+    return command.partner_id, command.transaction_id
+
+
 def _ids_needed(commands: Sequence[Command]) -> Iterable[UUID]:
     """The aggregates a chunk of commands will read, so they can be loaded in one query."""
     yield ids.program_id()
     for command in commands:
+        yield ids.transaction_key_id(*_idempotency_key(command))
         member_id = getattr(command, "member_id", None)
         if member_id is not None:
             yield ids.member_id(member_id)
         partner_id = getattr(command, "partner_id", None)
-        transaction_id = getattr(command, "transaction_id", None)
         if partner_id is not None:
             yield ids.partner_id(partner_id)
-        if isinstance(command, Enroll):
-            yield ids.transaction_key_id(ENROLLMENT_SCOPE, command.member_id)
-        elif isinstance(command, Adjust):
-            yield ids.transaction_key_id(ADJUSTMENT_SCOPE, command.adjustment_id)
-        elif partner_id is not None and transaction_id is not None:
-            yield ids.transaction_key_id(partner_id, transaction_id)
             original = getattr(command, "original_transaction_id", None)
             if original is not None:
                 yield ids.transaction_key_id(partner_id, original)
