@@ -12,11 +12,11 @@ from itertools import count
 from typing import Any, TypeVar, cast
 
 from flask import Response, current_app, jsonify
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
 
 from api import schemas
 from api.auth import acting_partner, check_partner, enrolling_partner
+from api.blueprint import Blueprint
 from api.problems import Problem, problem_body, problem_parts
 from ledger.application import Ledger, Outcome
 from ledger.commands import (

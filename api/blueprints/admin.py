@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from api import schemas
 from api.auth import require_roles
+from api.blueprint import Blueprint
 from api.writes import current_ledger, documented_write, write_response
 from ledger.access import ROLES
 from ledger.application import SweepReport

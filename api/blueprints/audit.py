@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api import read_schemas as rs
 from api.auth import require_roles
+from api.blueprint import Blueprint
 from api.blueprints.queries import Consistency, consistent, jsonable, not_found
 from api.problems import Problem
 from api.writes import current_ledger

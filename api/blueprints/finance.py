@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validates_schema
 
 from api import read_schemas as rs
 from api.auth import require_roles
+from api.blueprint import Blueprint
 from api.blueprints.queries import Consistency, consistent, jsonable
 from api.fields import Timestamp
 from api.writes import current_ledger

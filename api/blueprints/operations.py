@@ -6,9 +6,9 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 from flask import Response, current_app
-from flask_smorest import Blueprint
 
 from api import metrics
+from api.blueprint import Blueprint
 from api.lazy_ledger import check_reachable
 from api.migrate import unapplied_migration_ids
 from api.problems import Problem

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 
 from api import schemas
 from api.auth import acting_partner, require_roles
+from api.blueprint import Blueprint
 from api.writes import (
     OPERATIONS,
     current_ledger,

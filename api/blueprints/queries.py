@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api import read_schemas as rs
 from api.auth import require_roles
+from api.blueprint import Blueprint
 from api.fields import Timestamp, utc_text
 from api.problems import Problem
 from api.writes import current_ledger
