@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 import requests
 
 from bench.common import Figure, fresh_database
+from bench.cpu import measured
 from bench.http_load import CLI, running_server, seed
 
 
@@ -28,19 +30,19 @@ def _accruals(run: str, count: int, members: int) -> list[dict[str, object]]:
 def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
             file_lines: int = 20_000) -> list[Figure]:
     figures = []
-    with fresh_database() as url, running_server(url, workers=2) as (base, _):
+    with fresh_database() as url, running_server(url, workers=2) as (base, server):
         token = seed(base, members)
         headers = {"Authorization": f"Bearer {token}"}
         bodies = [_accruals(f"b{n}-", per_batch, members) for n in range(batches)]
-        started = time.perf_counter()
-        for operations in bodies:
-            response = requests.post(base + "/v1/batches", headers=headers, timeout=600,
-                                     json={"operations": operations})
-            response.raise_for_status()
-            assert all(r["status"] == 201 for r in response.json()["results"])
-        elapsed = time.perf_counter() - started
-        figures.append(Figure("POST /v1/batches accruals", batches * per_batch / elapsed,
-                              "accruals/s", f"{batches} batches of {per_batch}"))
+        count = batches * per_batch
+        with measured(url, pid=server.pid) as cpu:
+            for operations in bodies:
+                response = requests.post(base + "/v1/batches", headers=headers, timeout=600,
+                                         json={"operations": operations})
+                response.raise_for_status()
+                assert all(r["status"] == 201 for r in response.json()["results"])
+        figures.append(Figure("POST /v1/batches accruals", count / cpu.wall, "accruals/s",
+                              f"{batches} batches of {per_batch}; server {cpu.per(count)}"))
 
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "accruals.ndjson"
@@ -48,14 +50,19 @@ def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
                 for operation in _accruals("f", file_lines, members):
                     handle.write(json.dumps(operation) + "\n")
             env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_LOG_LEVEL": "WARNING"}
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(
                 [CLI, "import", "--partner", "bench-shop", "--chunk-size", "5000", str(path)],
                 env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             elapsed = time.perf_counter() - started
-        figures.append(Figure("loyalty-ledger import accruals", file_lines / elapsed,
-                              "accruals/s", f"{file_lines} lines, process start included"))
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_seconds = (used.ru_utime - children.ru_utime) + (used.ru_stime - children.ru_stime)
+        figures.append(Figure(
+            "loyalty-ledger import accruals", file_lines / elapsed, "accruals/s",
+            f"{file_lines} lines, process start included; CPU per op of the import process "
+            f"{cpu_seconds / file_lines * 1e6:,.0f} µs (postgres not counted)"))
     return figures
 
 

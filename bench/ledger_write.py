@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from bench.common import Figure, fresh_database, percentile
+from bench.cpu import measured
 from ledger.commands import Accrue, Enroll
 from ledger.config import Settings
 from ledger.partner import PartnerTerms
@@ -30,13 +31,12 @@ def batch_throughput(url: str, members: int = 1000, per_member: int = 10) -> Fig
     ledger.register_partner(PARTNER)
     ledger.execute_batch([Enroll(member_id=f"bm{i}") for i in range(members)])
     commands = [_accrue(f"bm{i % members}", i) for i in range(members * per_member)]
-    started = time.perf_counter()
-    results = ledger.execute_batch(commands)
-    elapsed = time.perf_counter() - started
+    with measured(url) as cpu:
+        results = ledger.execute_batch(commands)
     assert all(not isinstance(r, Exception) for r in results)
     ledger.close()
-    return Figure("Ledger.execute_batch accruals", len(commands) / elapsed, "accruals/s",
-                  f"{len(commands)} accruals over {members} members")
+    return Figure("Ledger.execute_batch accruals", len(commands) / cpu.wall, "accruals/s",
+                  f"{len(commands)} accruals over {members} members; {cpu.per(len(commands))}")
 
 
 def latency_with_history(url: str, history: int, samples: int = 200) -> tuple[float, float]:
@@ -79,6 +79,8 @@ def measure(history: int = 10_000) -> list[Figure]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--history", type=int, default=10_000)
+    parser.add_argument("--batch-only", action="store_true", help="skip the history figures")
     args = parser.parse_args()
-    for figure in measure(args.history):
+    figures = [batch_throughput_figure()] if args.batch_only else measure(args.history)
+    for figure in figures:
         print(f"{figure.name}: {figure.value:,.2f} {figure.unit} {figure.note}")
