@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.sqlite"
+RECORDER_TOPIC = "ledger.recorder:LedgerRecorder"
 RESTRICTED_RECORDER_TOPIC = "ledger.restricted_recorder:RestrictedRoleRecorder"
 
 
@@ -64,6 +65,7 @@ class Settings:
     def persistence_env(self) -> dict[str, str]:
         env = persistence_env(self.database_url)
         if self.backend == "postgres":
+            env["APPLICATION_RECORDER_TOPIC"] = RECORDER_TOPIC
             env["POSTGRES_POOL_SIZE"] = str(self.pool_size)
             env["POSTGRES_MAX_OVERFLOW"] = str(self.max_overflow)
             env["POSTGRES_CONNECT_TIMEOUT"] = str(self.db_connect_timeout)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
+from ledger.recorder import LedgerRecorder
 
-class RestrictedRoleRecorder(PostgresApplicationRecorder):
+
+class RestrictedRoleRecorder(LedgerRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         timeout, _lock = self.lock_table_statements
