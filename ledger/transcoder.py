@@ -1,0 +1,93 @@
+"""The library's JSON transcoder, encoding the same bytes with orjson.
+
+Every stored event passes through `encode`; the library's version runs the json module with a
+Python `default` hook for each Decimal and datetime, about 20 µs per event on the benchmark
+machine. Here one pass over the state replaces each value of a registered type by the
+library's marker `{"_type_": name, "_data_": encoded}` and orjson writes the result.
+
+The output is byte-for-byte what `JSONTranscoder.encode` writes (orjson and json with
+`ensure_ascii=False` and compact separators escape strings identically), so the stored format
+does not change and `decode` is the library's. Anything the pass does not know how to write
+exactly as the library would — a float, an unregistered type, a subclass of a plain type,
+an integer beyond 64 bits, a non-string key — goes to the library's encoder instead, which
+writes it or raises as it always did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Transcoding,
+)
+
+# Written by orjson exactly as json writes them (checked by the tests for every code point).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+# Transcodings whose encode is one C call, called directly to skip a Python frame per value.
+_DIRECT: dict[type[Transcoding], Callable[[Any], Any]] = {
+    DatetimeAsISO: datetime.isoformat,
+    DecimalAsStr: Decimal.__str__,
+    DateAsISO: date.isoformat,
+}
+
+
+class _NotPlain(Exception):
+    """The pass met a value it cannot write exactly as the library would."""
+
+
+class OrjsonTranscoder(JSONTranscoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._markers: dict[type, tuple[str, Callable[[Any], Any]]] = {}
+
+    def register(self, transcoding: Transcoding) -> None:
+        super().register(transcoding)
+        self._markers[transcoding.type] = (
+            transcoding.name,
+            _DIRECT.get(type(transcoding), transcoding.encode),
+        )
+
+    def encode(self, obj: Any) -> bytes:
+        try:
+            return orjson.dumps(self._marked(obj))
+        except (_NotPlain, TypeError, RecursionError):
+            return super().encode(obj)
+
+    def _marked(self, value: Any) -> Any:
+        """`value` with every registered type replaced by its marker."""
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is dict:
+            # Plain items are tested inline: an event's state is mostly strings and numbers.
+            marked: dict[Any, Any] = {}
+            for key, item in value.items():
+                marked[key] = item if type(item) in _PLAIN else self._marked(item)
+            return marked
+        if kind is list or kind is tuple:
+            return [item if type(item) in _PLAIN else self._marked(item) for item in value]
+        try:
+            name, encode = self._markers[kind]
+        except KeyError:
+            raise _NotPlain from None
+        return {"_type_": name, "_data_": self._marked(encode(value))}
