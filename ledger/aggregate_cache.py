@@ -62,13 +62,20 @@ class AggregateCache:
             entry.lent.release()
 
     def _trim(self) -> None:
-        for aggregate_id in list(self._entries):
-            if len(self._entries) <= self.maxsize:
-                return
-            entry = self._entries[aggregate_id]
+        # Oldest first, skipping lent entries; stops as soon as enough are found, so a full
+        # cache costs a few steps per adoption, not a pass over every entry.
+        excess = len(self._entries) - self.maxsize
+        if excess <= 0:
+            return
+        evicted: list[UUID] = []
+        for aggregate_id, entry in self._entries.items():
             if entry.lent.acquire(blocking=False):
-                del self._entries[aggregate_id]
+                evicted.append(aggregate_id)
                 entry.lent.release()
+                if len(evicted) == excess:
+                    break
+        for aggregate_id in evicted:
+            del self._entries[aggregate_id]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -107,6 +107,8 @@ class Ledger(Application[UUID]):
             else None
         )
         self._keys_lock = threading.Lock()
+        # Every command reads the rules; building them (and their tier ladder) is not free.
+        self._default_rules = ProgramRules(currency=self.settings.currency)
         # Called with the domain events of every successful save (metrics hook in from api/).
         self.save_observers: list[Callable[[Sequence[Any]], None]] = []
         super().__init__(env={**self.settings.persistence_env(), **(env or {})})
@@ -198,7 +200,7 @@ class Ledger(Application[UUID]):
         return Outcome(body=body, replayed=replayed, position=position)
 
     def rules(self, uow: UnitOfWork | None = None) -> ProgramRules:
-        default = ProgramRules(currency=self.settings.currency)
+        default = self._default_rules
         if uow is not None:
             program = uow.get(ids.program_id(), Program)
         else:

@@ -12,13 +12,24 @@ def _plain(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime | date) else value
 
 
+_FINGERPRINTED_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fingerprinted_fields(command_class: type[Command]) -> tuple[str, ...]:
+    names = _FINGERPRINTED_FIELDS.get(command_class)
+    if names is None:
+        names = tuple(f.name for f in fields(command_class) if f.name != "partner_id")
+        _FINGERPRINTED_FIELDS[command_class] = names
+    return names
+
+
 @dataclass(frozen=True)
 class Command:
     operation = "command"
 
     def fingerprint_data(self) -> dict[str, Any]:
         return {
-            f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "partner_id"
+            name: _plain(getattr(self, name)) for name in _fingerprinted_fields(type(self))
         }
 
 

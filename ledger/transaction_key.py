@@ -15,9 +15,13 @@ from ledger import ids
 from ledger.base import LedgerAggregate
 from ledger.errors import IdempotencyConflict
 
+# What json.dumps(..., sort_keys=True, default=str) builds on every call. Fingerprints of
+# stored keys are compared with new requests' for good, so these bytes must never change.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str)
+
 
 def fingerprint(operation: str, request: dict[str, Any]) -> str:
-    canonical = json.dumps({"op": operation, "request": request}, sort_keys=True, default=str)
+    canonical = _CANONICAL.encode({"op": operation, "request": request})
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
