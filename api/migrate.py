@@ -17,9 +17,10 @@ from yoyo import get_backend, read_migrations
 from yoyo.backends import DatabaseBackend
 from yoyo.migrations import MigrationList
 
+import migrations
 from ledger.config import Settings, database_backend, sqlite_path
 
-MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_ROOT = Path(migrations.__file__).resolve().parent
 DIRECTORY_BY_BACKEND = {"postgres": "postgresql", "sqlite": "sqlite"}
 LOCK_TIMEOUT_SECONDS = 120
 CONNECT_TIMEOUT_SECONDS = 5
