@@ -21,6 +21,7 @@ from ledger import ids
 from ledger.access import ROLES, ApiKey, key_id_for, new_token, token_hash
 from ledger.aggregate_cache import AggregateCache
 from ledger.clock import Clock, SystemClock
+from ledger.collector import collector_paused
 from ledger.commands import (
     Accrue,
     Adjust,
@@ -561,7 +562,7 @@ class Ledger(Application[UUID]):
 
     def _execute_chunk(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
         staged: list[tuple[dict[str, Any], OperationMark] | LedgerError] = []
-        with self.unit_of_work() as uow:
+        with collector_paused(), self.unit_of_work() as uow:
             uow.prefetch(_ids_needed(commands))
             for command in commands:
                 try:
@@ -649,6 +650,8 @@ class Ledger(Application[UUID]):
 
 
 def _log_command(command: Command, result: Outcome | LedgerError) -> None:
+    if not log.isEnabledFor(logging.INFO):  # a batch logs every command: skip building them
+        return
     if isinstance(result, LedgerError):
         outcome, member_id = result.slug, getattr(command, "member_id", None)
     else:

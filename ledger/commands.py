@@ -9,7 +9,7 @@ from typing import Any
 
 
 def _plain(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime | date) else value
+    return value.isoformat() if isinstance(value, date) else value  # datetime is a date
 
 
 _FINGERPRINTED_FIELDS: dict[type, tuple[str, ...]] = {}
