@@ -78,6 +78,7 @@ POSTINGS = table(
     "postings", ("position", "seq"),
     position="int", seq="int", account="text", debit="int", credit="int", recorded_at="time",
 )
+ACCOUNTS = table("member_accounts", ("member_key",), member_key="text", member_id="text")
 HASHES = table("event_hashes", ("position",), position="int", hash="text")
 CHAIN_HEAD = table("chain_head", ("id",), id="int", position="int", hash="text")
 
@@ -325,22 +326,30 @@ def postings_for(kind: str, event: Mapping[str, Any], member: str) -> list[tuple
 
 
 class Postings(Projection):
-    """Double-entry postings of every points movement (member, partner and operator accounts)."""
+    """Double-entry postings of every points movement (member, partner and operator accounts).
+
+    It keeps each member's id itself (`member_accounts`, from the enrollment) rather than
+    reading member_balances, so that it shares no table with the member projections."""
 
     name = "postings"
-    tables = (POSTINGS,)
+    tables = (POSTINGS, ACCOUNTS)
     topics = frozenset(
-        {"PointsAccrued", "AccrualReversed", "PointsRedeemed", "RedemptionReversed",
-         "BonusGranted", "PointsAdjusted", "PointsExpired", "MemberClosed"}
+        {"MemberEnrolled", "PointsAccrued", "AccrualReversed", "PointsRedeemed",
+         "RedemptionReversed", "BonusGranted", "PointsAdjusted", "PointsExpired", "MemberClosed"}
     )
 
     def reads(self, fact: Fact) -> Iterable[RowKey]:
-        yield BALANCES.name, (fact.member_key,)
+        if fact.kind != "MemberEnrolled":
+            yield ACCOUNTS.name, (fact.member_key,)
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        balance = rows.get(BALANCES.name, (fact.member_key,))
-        assert balance is not None, "member_balances runs before postings"
-        member = f"member:{balance['member_id']}"
+        if fact.kind == "MemberEnrolled":
+            yield Upsert(ACCOUNTS.name, (fact.member_key,),
+                         set={"member_id": fact.data["member_id"]})
+            return
+        enrolled = rows.get(ACCOUNTS.name, (fact.member_key,))
+        assert enrolled is not None, "a member's events follow its enrollment"
+        member = f"member:{enrolled['member_id']}"
         for seq, (account, amount) in enumerate(postings_for(fact.kind, fact.data, member)):
             if amount:
                 yield Insert(POSTINGS.name, {
@@ -381,3 +390,11 @@ ALL: tuple[Projection, ...] = (
     Postings(), HashChain(),
 )
 TABLES = tuple(t for p in ALL for t in p.tables)
+
+# Projections partitioned into groups that neither share a table nor read each other's, so
+# each group can be applied by its own process (one core each) with its own tracking rows.
+# Within a group, `apply` may read what an earlier projection of the group wrote.
+GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("members", frozenset({"member_balances", "member_lots", "member_statement"})),
+    ("finance", frozenset({"member_tiers", "partner_positions", "postings", "event_hashes"})),
+)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ledger.application import Ledger
 from projections.decoding import StateDecoder
-from projections.definitions import ALL
+from projections.definitions import ALL, GROUPS
 from projections.eventlog import EventLog, LoggedEvent
 from projections.model import NOTHING, Change, Fact, Insert, Projection, RowKey, Table
 from projections.store import Row, Target
@@ -112,8 +112,31 @@ class BatchRows:
         return carried
 
 
+class Lane:
+    """Projections applied together, one batch at a time, with one tracking CAS over all
+    their names: one group, or several groups that stand at the same position."""
+
+    def __init__(self, groups: frozenset[str], projections: Sequence[Projection]) -> None:
+        self.groups = groups
+        self.projections = tuple(projections)
+        self.names = [p.name for p in self.projections]
+        self.tables = {t.name: t for p in self.projections for t in p.tables}
+        self.decoded = {kind for p in self.projections if p.needs_decoding for kind in p.topics}
+        self._by_kind: dict[str, tuple[Projection, ...]] = {}
+
+    def handlers(self, kind: str) -> tuple[Projection, ...]:
+        handlers = self._by_kind.get(kind)
+        if handlers is None:
+            handlers = self._by_kind[kind] = tuple(p for p in self.projections if p.handles(kind))
+        return handlers
+
+
 class ProjectionRunner:
-    """Applies `projections` to `target` from the log of `ledger`."""
+    """Applies `projections` to `target` from the log of `ledger`.
+
+    Each group of `GROUPS` keeps its own tracking position, so groups may be run by
+    different processes; this runner applies the groups it covers, those at the same
+    position together (one decode per event), the others one after another."""
 
     def __init__(
         self,
@@ -126,20 +149,44 @@ class ProjectionRunner:
         self.projections = tuple(projections)
         self.names = [p.name for p in self.projections]
         self.tables = {t.name: t for p in self.projections for t in p.tables}
+        self.groups = {group: [p.name for p in self.projections if p.name in members]
+                       for group, members in GROUPS}
+        self.groups = {group: names for group, names in self.groups.items() if names}
+        ungrouped = set(self.names) - {n for names in self.groups.values() for n in names}
+        assert not ungrouped, f"projections in no group: {sorted(ungrouped)}"
         self.log = EventLog(ledger)
         self.decoder = StateDecoder(ledger.mapper)
-        self._decoded = {kind for p in self.projections if p.needs_decoding for kind in p.topics}
-        self._by_kind: dict[str, tuple[Projection, ...]] = {}
+        self._lanes: dict[frozenset[str], Lane] = {}
 
     # ------------------------------------------------------------------ state
 
-    def position(self) -> int:
-        """The position every projection has applied (0 before the first event)."""
+    def position(self, groups: Iterable[str] | None = None) -> int:
+        """The position every projection (of `groups`) has applied (0 before the first event)."""
         positions = self.target.positions()
-        return min((positions.get(name, 0) for name in self.names), default=0)
+        names = self.names if groups is None else [n for g in groups for n in self.groups[g]]
+        return min((positions.get(name, 0) for name in names), default=0)
+
+    def group_positions(self) -> dict[str, int]:
+        positions = self.target.positions()
+        found = {}
+        for group, names in self.groups.items():
+            at = {positions.get(name, 0) for name in names}
+            if len(at) != 1:
+                # Its names only ever move together: a tracking CAS could never succeed.
+                raise RuntimeError(f"projection group {group} split over positions {sorted(at)}")
+            found[group] = at.pop()
+        return found
 
     def head(self) -> int:
         return int(self.ledger.recorder.max_notification_id() or 0)
+
+    def lane(self, groups: Iterable[str]) -> Lane:
+        key = frozenset(groups)
+        lane = self._lanes.get(key)
+        if lane is None:
+            names = {n for g in key for n in self.groups[g]}
+            lane = self._lanes[key] = Lane(key, [p for p in self.projections if p.name in names])
+        return lane
 
     # ---------------------------------------------------------------- running
 
@@ -149,29 +196,39 @@ class ProjectionRunner:
         deadline: float | None = None,
         batch_size: int = CATCH_UP_BATCH,
         recorded_until: datetime | None = None,
+        groups: Iterable[str] | None = None,
     ) -> int:
         """Apply batches until the log head (or `until`, or `deadline` on time.monotonic()).
 
         With `recorded_until`, only events recorded at or before that instant count (as-of
-        replays into a scratch target). Returns the position reached.
+        replays into a scratch target); with `groups`, only those groups run. Returns the
+        position reached (the lowest of the groups').
 
         Where the target allows it, batch n is written (in its own transaction, as always)
         while batch n+1 is read and applied in memory on top of batch n's rows; batch n+1 is
         only written once batch n committed, and dropped if batch n lost its tracking CAS."""
+        wanted = set(self.groups) if groups is None else set(groups)
         while True:
-            reached = self._follow(until, deadline, batch_size, recorded_until)
-            if reached is not None:
-                return reached
+            at = {g: p for g, p in self.group_positions().items() if g in wanted}
+            lost = False
+            for position in sorted(set(at.values())):
+                lane = self.lane(g for g, p in at.items() if p == position)
+                if self._follow(lane, position, until, deadline, batch_size,
+                                recorded_until) is None:
+                    lost = True  # another runner moved a group: look at the positions again
+            if not lost:
+                return self.position(wanted)
 
     def _follow(
         self,
+        lane: Lane,
+        old: int,
         until: int | None,
         deadline: float | None,
         batch_size: int,
         recorded_until: datetime | None,
     ) -> int | None:
-        """`catch_up` from the tracked position; None if another runner got in the way."""
-        old = self.position()
+        """`catch_up` of one lane from `old`; None if another runner got in the way."""
         with _Pipeline(self.target.concurrent) as pipeline:
             carried: Carried = {}
             writing: Future[bool] | None = None
@@ -186,12 +243,12 @@ class ProjectionRunner:
                 if until is None or new < until:
                     page = pipeline.read(self.log.read, new + 1, batch_size, until)
                 with _cyclic_gc_paused():
-                    rows = self._batch_rows(logged, recorded_until, carried)
+                    rows = self._batch_rows(lane, logged, recorded_until, carried)
                     upserts = rows.upserts()
                 if writing is not None and not writing.result():
                     return None  # batch n was not applied, so n+1 must not be either
-                inserts = {self.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
-                writing = pipeline.write(self.target.commit_batch, upserts, inserts, self.names,
+                inserts = {lane.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
+                writing = pipeline.write(self.target.commit_batch, upserts, inserts, lane.names,
                                          old, new)
                 carried, old = rows.carry(), new
             return old if writing is None or writing.result() else None
@@ -204,23 +261,26 @@ class ProjectionRunner:
     def _apply_batch(
         self, logged: Sequence[LoggedEvent], old: int, recorded_until: datetime | None
     ) -> bool:
-        """One batch applied and written on its own (no pipelining); False if it lost."""
-        rows = self._batch_rows(logged, recorded_until, {})
+        """One batch of every group applied and written on its own (no pipelining); False if
+        it lost."""
+        lane = self.lane(self.groups)
+        rows = self._batch_rows(lane, logged, recorded_until, {})
         upserts = rows.upserts()
-        inserts = {self.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
-        return self.target.commit_batch(upserts, inserts, self.names, old, logged[-1].position)
+        inserts = {lane.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
+        return self.target.commit_batch(upserts, inserts, lane.names, old, logged[-1].position)
 
     def _batch_rows(
         self,
+        lane: Lane,
         logged: Sequence[LoggedEvent],
         recorded_until: datetime | None,
         carried: Carried,
     ) -> BatchRows:
-        facts = self._facts(logged, decode_all=recorded_until is not None)
+        facts = self._facts(lane, logged, decode_all=recorded_until is not None)
         if recorded_until is not None:
             facts = [f for f in facts if f.data["timestamp"] <= recorded_until]
-        rows = BatchRows(self.target, self.tables, carried)
-        handlers = [(fact, self._handlers(fact.kind)) for fact in facts]
+        rows = BatchRows(self.target, lane.tables, carried)
+        handlers = [(fact, lane.handlers(fact.kind)) for fact in facts]
         rows.prefetch(key for fact, ps in handlers for p in ps for key in p.reads(fact))
         for fact, projections in handlers:
             for projection in projections:
@@ -228,18 +288,13 @@ class ProjectionRunner:
                     rows.apply(change)
         return rows
 
-    def _handlers(self, kind: str) -> tuple[Projection, ...]:
-        handlers = self._by_kind.get(kind)
-        if handlers is None:
-            handlers = self._by_kind[kind] = tuple(p for p in self.projections if p.handles(kind))
-        return handlers
-
-    def _facts(self, logged: Sequence[LoggedEvent], decode_all: bool) -> list[Fact]:
+    def _facts(self, lane: Lane, logged: Sequence[LoggedEvent], decode_all: bool) -> list[Fact]:
         decode = self.decoder.decode
+        decoded = lane.decoded
         facts = []
         for position, originator_id, version, topic, state in logged:
             kind = topic.rpartition(".")[2]
-            data = decode(topic, state) if decode_all or kind in self._decoded else NOTHING
+            data = decode(topic, state) if decode_all or kind in decoded else NOTHING
             facts.append(Fact(position, originator_id, version, topic, state, kind,
                               originator_id.hex, data))
         return facts
@@ -299,18 +354,23 @@ def replay_into(
 def ensure_applied(ledger: Ledger, target: Target, position: int, timeout: float) -> bool:
     """Make sure the projections have applied `position`, within `timeout` seconds.
 
-    If no runner is active (nobody holds the lock) the caller catches up itself; otherwise it
-    waits for the active runner. Either way the result is exactly-once (tracking CAS)."""
+    A group no runner is active for (nobody holds its lock) the caller catches up itself;
+    for the others it waits for their active runner. Either way the result is exactly-once
+    (tracking CAS)."""
     runner = ProjectionRunner(ledger, target)
     deadline = time.monotonic() + timeout
     while runner.position() < position:
         if time.monotonic() >= deadline:
             return False
-        if target.try_lock():
-            try:
-                runner.catch_up(until=max(position, runner.head()), deadline=deadline)
-            finally:
-                target.unlock()
-        else:
-            time.sleep(0.02)
+        behind = [g for g, at in runner.group_positions().items() if at < position]
+        mine = [g for g in behind if target.try_lock(g)]
+        try:
+            if mine:
+                runner.catch_up(until=max(position, runner.head()), deadline=deadline,
+                                groups=mine)
+        finally:
+            for group in mine:
+                target.unlock(group)
+        if len(mine) < len(behind):
+            time.sleep(0.02)  # an active runner has the others
     return True

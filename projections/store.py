@@ -37,13 +37,21 @@ COLUMN_TYPES: dict[str, str] = {c.name: c.type for t in TABLES for c in t.column
 Row = dict[str, Any]
 
 
+SCHEMA_MIGRATIONS = ("0002_projections.sql", "0003_member_accounts.sql")
+NEWEST_TABLE = "member_accounts"  # present once every file of SCHEMA_MIGRATIONS has run
+
+
 def schema_sql(dialect: str) -> str:
     """The projection tables' DDL, from the migration files (idempotent)."""
     folder = "postgresql" if dialect == "postgres" else "sqlite"
-    path = Path(__file__).resolve().parent.parent / "migrations" / folder / "0002_projections.sql"
+    return "\n".join(_migration_text(folder, name) for name in SCHEMA_MIGRATIONS)
+
+
+def _migration_text(folder: str, name: str) -> str:
+    path = Path(__file__).resolve().parent.parent / "migrations" / folder / name
     if path.exists():
         return path.read_text()
-    return resources.files("migrations").joinpath(folder, "0002_projections.sql").read_text()
+    return resources.files("migrations").joinpath(folder, name).read_text()
 
 
 class Target(ABC):
@@ -58,11 +66,15 @@ class Target(ABC):
     def ensure_schema(self) -> None: ...
 
     @abstractmethod
-    def try_lock(self) -> bool:
-        """Become the one active runner for this database (released when the process dies)."""
+    def try_lock(self, group: str) -> bool:
+        """Become the one active runner of a projection group for this database (released
+        when the process dies)."""
 
     @abstractmethod
-    def unlock(self) -> None: ...
+    def unlock(self, group: str) -> None: ...
+
+    @abstractmethod
+    def unlock_all(self) -> None: ...
 
     @abstractmethod
     def load(self, table: Table, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
@@ -85,6 +97,12 @@ class Target(ABC):
     @abstractmethod
     def reset(self, names: Sequence[str]) -> None:
         """Empty every projection table and put tracking back to 0, in one transaction."""
+
+    @abstractmethod
+    def register(self, names: Sequence[str]) -> None:
+        """Tracking rows at 0 for the projections that have none: each group creates its
+        rows with its first batch, and until then a reader of the table alone would take
+        the groups that already ran for all of them."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -162,7 +180,7 @@ class SQLiteTarget(Target):
         self.path = path
         self.memory = path == ":memory:"
         self._conn = self._connect()
-        self._lock_file: Any = None
+        self._lock_files: dict[str, Any] = {}
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -174,28 +192,32 @@ class SQLiteTarget(Target):
 
     def ensure_schema(self) -> None:
         exists = self._conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [TRACKING]
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [NEWEST_TABLE]
         ).fetchone()
         if not exists:
             self._conn.executescript(schema_sql("sqlite"))
 
-    def try_lock(self) -> bool:
+    def try_lock(self, group: str) -> bool:
         if self.memory:
             return True
-        if self._lock_file is None:
-            handle = open(f"{self.path}.projections.lock", "a+")  # noqa: SIM115
+        if group not in self._lock_files:
+            handle = open(f"{self.path}.projections-{group}.lock", "a+")  # noqa: SIM115
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 handle.close()
                 return False
-            self._lock_file = handle
+            self._lock_files[group] = handle
         return True
 
-    def unlock(self) -> None:
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+    def unlock(self, group: str) -> None:
+        handle = self._lock_files.pop(group, None)
+        if handle is not None:
+            handle.close()
+
+    def unlock_all(self) -> None:
+        for group in list(self._lock_files):
+            self.unlock(group)
 
     def load(self, table: Table, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
         found: dict[tuple[Any, ...], Row] = {}
@@ -240,13 +262,10 @@ class SQLiteTarget(Target):
             conn.execute("ROLLBACK")
             raise
 
-    @staticmethod
-    def _advance(conn: sqlite3.Connection, names: Sequence[str], old: int, new: int) -> bool:
+    @classmethod
+    def _advance(cls, conn: sqlite3.Connection, names: Sequence[str], old: int, new: int) -> bool:
         now = _to_sqlite(datetime.now(UTC))
-        conn.executemany(
-            f"INSERT OR IGNORE INTO {TRACKING} (name, position, updated_at) VALUES (?, 0, ?)",
-            [(name, now) for name in names],
-        )
+        cls._register(conn, names)
         cursor = conn.executemany(
             f"UPDATE {TRACKING} SET position = ?, updated_at = ? WHERE name = ? AND position = ?",
             [(new, now, name, old) for name in names],
@@ -260,10 +279,22 @@ class SQLiteTarget(Target):
             for table in TABLES:
                 conn.execute(f"DELETE FROM {table.name}")
             conn.execute(f"DELETE FROM {TRACKING}")
+            self._register(conn, names)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def register(self, names: Sequence[str]) -> None:
+        self._register(self._conn, names)
+
+    @staticmethod
+    def _register(conn: sqlite3.Connection, names: Sequence[str]) -> None:
+        now = _to_sqlite(datetime.now(UTC))
+        conn.executemany(
+            f"INSERT OR IGNORE INTO {TRACKING} (name, position, updated_at) VALUES (?, 0, ?)",
+            [(name, now) for name in names],
+        )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         if self.memory:
@@ -285,7 +316,7 @@ class SQLiteTarget(Target):
         ]
 
     def close(self) -> None:
-        self.unlock()
+        self.unlock_all()
         self._conn.close()
 
 
@@ -301,9 +332,8 @@ class PostgresTarget(Target):
         self._conn: psycopg.Connection[Row] = self._connect()  # the runner's writes
         self._loader: psycopg.Connection[Row] | None = None  # its reads (`load`)
         self._staged: set[str] = set()
-        self._locked = False
-        self._lock_key = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big",
-                                        signed=True)
+        self._locked: set[str] = set()
+        self._lock_key = _lock_key(LOCK_NAME)
         self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
         self._pool_size = pool_size
 
@@ -325,22 +355,29 @@ class PostgresTarget(Target):
         # (Normally `loyalty-ledger migrate` has created them; this covers a bare database.)
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key - 1,))
-            row = self._conn.execute("SELECT to_regclass(%s) AS found", (TRACKING,)).fetchone()
+            row = self._conn.execute("SELECT to_regclass(%s) AS found",
+                                     (NEWEST_TABLE,)).fetchone()
             if row is None or row["found"] is None:
                 self._conn.execute(schema_sql("postgres"))
 
-    def try_lock(self) -> bool:
-        if not self._locked:
+    def try_lock(self, group: str) -> bool:
+        if group not in self._locked:
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
-                                     (self._lock_key,)).fetchone()
-            self._locked = bool(row and row["ok"])
-        return self._locked
+                                     (_lock_key(f"{LOCK_NAME} {group}"),)).fetchone()
+            if row and row["ok"]:
+                self._locked.add(group)
+        return group in self._locked
 
-    def unlock(self) -> None:
-        if self._locked:
+    def unlock(self, group: str) -> None:
+        if group in self._locked:
+            self._locked.discard(group)
             with contextlib.suppress(psycopg.Error):
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
-            self._locked = False
+                self._conn.execute("SELECT pg_advisory_unlock(%s)",
+                                   (_lock_key(f"{LOCK_NAME} {group}"),))
+
+    def unlock_all(self) -> None:
+        for group in list(self._locked):
+            self.unlock(group)
 
     def load(self, table: Table, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
         if not keys:
@@ -381,11 +418,7 @@ class PostgresTarget(Target):
     ) -> None:
         conn = self._conn
         with conn.transaction(), conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO {TRACKING} (name, position, updated_at) VALUES (%s, 0, now()) "
-                "ON CONFLICT (name) DO NOTHING",
-                [(name,) for name in names],
-            )
+            self._register(cur, names)
             cur.execute(
                 f"UPDATE {TRACKING} SET position = %s, updated_at = now() "
                 "WHERE name = ANY(%s) AND position = %s",
@@ -422,9 +455,22 @@ class PostgresTarget(Target):
                     f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
 
     def reset(self, names: Sequence[str]) -> None:
-        with self._conn.transaction():
+        with self._conn.transaction(), self._conn.cursor() as cur:
             tables = ", ".join([t.name for t in TABLES] + [TRACKING])
-            self._conn.execute(f"TRUNCATE {tables}")
+            cur.execute(f"TRUNCATE {tables}")
+            self._register(cur, names)
+
+    def register(self, names: Sequence[str]) -> None:
+        with self._conn.cursor() as cur:
+            self._register(cur, names)
+
+    @staticmethod
+    def _register(cur: psycopg.Cursor[Row], names: Sequence[str]) -> None:
+        cur.execute(
+            f"INSERT INTO {TRACKING} (name, position, updated_at) "
+            "SELECT unnest(%s::text[]), 0, now() ON CONFLICT (name) DO NOTHING",
+            (list(names),),
+        )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._reader().connection() as conn:
@@ -435,12 +481,16 @@ class PostgresTarget(Target):
         return f'{column} COLLATE "C"' if kind == "text" else column
 
     def close(self) -> None:
-        self.unlock()
+        self.unlock_all()
         if self._pool is not None:
             self._pool.close()
         if self._loader is not None:
             self._loader.close()
         self._conn.close()
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 class _Lost(Exception):

@@ -5,18 +5,35 @@ Interface used by the API and the command line:
     worker.wait_for(position, timeout) -> bool   # True once every projection applied it
     worker.status() -> [{name, position, head, lag_events, lag_seconds}]
 
-Only one worker per database is active: it holds the PostgreSQL advisory lock (a lock file
-next to the SQLite database); the others wait and take over within `standby_seconds` of the
-active one dying. On PostgreSQL the active worker wakes on the recorder's NOTIFY and polls as
-a fallback; on SQLite it polls every `projection_poll_seconds`.
+The projections come in groups (`projections.definitions.GROUPS`), each with its own tracking
+rows and its own lock. On PostgreSQL a worker applies the first group itself and starts one
+helper process per other group (`python -m projections.worker GROUP`), so that the groups
+use separate cores (Python's GIL would serialise them in one process); a helper dies with
+its worker. On SQLite the worker applies every group itself: its writers serialise on the
+database file anyway.
+
+Only one runner per group and database is active: it holds that group's PostgreSQL advisory
+lock (a lock file next to the SQLite database); the others wait and take over within
+`standby_seconds` of the active one dying. A standby worker starts its helpers only once it
+is active. On PostgreSQL the active worker wakes on the recorder's NOTIFY and polls as a
+fallback; on SQLite it polls every `projection_poll_seconds`.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import ctypes
+import dataclasses
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,16 +41,26 @@ import psycopg
 
 from ledger.application import Ledger
 from ledger.config import Settings
+from projections.definitions import GROUPS
 from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 
 log = logging.getLogger("projections.worker")
 STANDBY_SECONDS = 1.0
+# A catch-up returns this often to look at stop requests and the helpers.
+ROUND_SECONDS = 5.0
+HELPER_STOP_SECONDS = 30.0
+GROUP_NAMES = tuple(name for name, _ in GROUPS)
 
 
 class ProjectionWorker:
-    def __init__(self, settings: Settings, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self, settings: Settings, ledger: Ledger | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> None:
+        """`groups`: apply just these, in this process (a helper); by default every group,
+        the first here and the others in helper processes where the backend allows."""
         self.settings = settings
         self._ledger = ledger
         self._own_ledger = ledger is None
@@ -41,6 +68,12 @@ class ProjectionWorker:
         self._thread: threading.Thread | None = None
         self.active = False
         self._runner: ProjectionRunner | None = None
+        if groups is None and settings.backend == "postgres":
+            self.groups, self.helper_groups = GROUP_NAMES[:1], GROUP_NAMES[1:]
+        else:
+            self.groups, self.helper_groups = tuple(groups or GROUP_NAMES), ()
+        self._helpers: dict[str, subprocess.Popen[bytes]] = {}
+        self._spawned_at: dict[str, float] = {}
 
     def _open(self) -> ProjectionRunner:
         if self._runner is None:
@@ -49,45 +82,69 @@ class ProjectionWorker:
             target = open_target(self.settings)
             target.ensure_schema()
             self._runner = ProjectionRunner(ledger, target)
+            target.register(self._runner.names)
         return self._runner
 
     # ------------------------------------------------------------ foreground
 
     def catch_up(self) -> int:
-        """Apply everything up to the head now, in this thread (tests, one-off runs)."""
-        return self._open().catch_up()
+        """Apply everything up to the head now (helpers in parallel), then return the
+        position every projection has applied (tests, one-off runs, benchmarks)."""
+        runner = self._open()
+        helpers = {group: self._spawn(group, once=True) for group in self.helper_groups}
+        try:
+            runner.catch_up(groups=self.groups)
+        except BaseException:
+            for process in helpers.values():
+                _stop_process(process)
+            raise
+        failed = [group for group, process in helpers.items() if process.wait() != 0]
+        if failed:
+            raise RuntimeError(f"projection helper for {', '.join(failed)} failed")
+        return runner.position()
 
     def rebuild(self) -> int:
+        """Truncate every projection (holding every group's lock) and replay the log."""
         runner = self._open()
-        if not self._acquire(runner, wait=True):
+        if not self._acquire(runner, GROUP_NAMES, wait=True):
             return runner.position()
-        return runner.rebuild()
+        runner.target.reset(runner.names)
+        for group in self.helper_groups:
+            runner.target.unlock(group)  # the helpers take them
+        return self.catch_up()
 
     def run_forever(self) -> None:
         runner = self._open()
         while not self._stop.is_set():
-            if not self._acquire(runner, wait=False):
+            mine = self._acquire(runner, self.groups, wait=False)
+            if not mine:
                 self._stop.wait(STANDBY_SECONDS)
                 continue
+            self._keep_helpers()
             try:
-                applied_to = runner.position()
-                reached = runner.catch_up()
+                applied_to = runner.position(mine)
+                reached = runner.catch_up(groups=mine,
+                                          deadline=time.monotonic() + ROUND_SECONDS)
                 if reached == applied_to:
                     self._idle(runner)
             except Exception:  # keep following; the next round retries
                 log.exception("projection batch failed")
                 self._stop.wait(STANDBY_SECONDS)
-        runner.target.unlock()
+        runner.target.unlock_all()
         self.active = False
 
-    def _acquire(self, runner: ProjectionRunner, wait: bool) -> bool:
-        while not runner.target.try_lock():
-            if not wait or self._stop.wait(STANDBY_SECONDS):
-                return False
-        if not self.active:
-            log.info("projection runner active")
-        self.active = True
-        return True
+    def _acquire(self, runner: ProjectionRunner, groups: Sequence[str], wait: bool) -> list[str]:
+        """The groups whose lock this worker holds: all of them if `wait` (unless stopped)."""
+        while True:
+            mine = [group for group in groups if runner.target.try_lock(group)]
+            if len(mine) == len(groups) or not wait:
+                break
+            if self._stop.wait(STANDBY_SECONDS):
+                return []
+        if mine and not self.active:
+            log.info("projection runner active (%s)", ", ".join(mine))
+        self.active = bool(mine)
+        return mine
 
     def _idle(self, runner: ProjectionRunner) -> None:
         poll = self.settings.projection_poll_seconds
@@ -115,6 +172,32 @@ class ProjectionWorker:
 
     _listener: psycopg.Connection[Any] | None = None
 
+    # --------------------------------------------------------------- helpers
+
+    def _spawn(self, group: str, once: bool) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "projections.worker", group, "--parent", str(os.getpid())]
+        process = subprocess.Popen([*command, *(["--once"] if once else [])],
+                                   stdin=subprocess.PIPE)
+        assert process.stdin is not None
+        # Settings travel on stdin: they may hold secrets that have no place in argv.
+        process.stdin.write(json.dumps(dataclasses.asdict(self.settings)).encode())
+        process.stdin.close()
+        return process
+
+    def _keep_helpers(self) -> None:
+        """Start the helpers of an active worker, and again any that exited."""
+        for group in self.helper_groups:
+            process = self._helpers.get(group)
+            if process is not None and process.poll() is None:
+                continue
+            if time.monotonic() - self._spawned_at.get(group, -STANDBY_SECONDS) < STANDBY_SECONDS:
+                continue  # one that keeps failing is not restarted in a tight loop
+            if process is not None:
+                log.warning("projection helper for %s exited (%s); restarting it", group,
+                            process.returncode)
+            self._helpers[group] = self._spawn(group, once=False)
+            self._spawned_at[group] = time.monotonic()
+
     # ------------------------------------------------------------ background
 
     def request_stop(self) -> None:
@@ -134,6 +217,9 @@ class ProjectionWorker:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+        for process in self._helpers.values():
+            _stop_process(process)
+        self._helpers.clear()
         if self._listener is not None:
             with contextlib.suppress(psycopg.Error):
                 self._listener.close()
@@ -171,3 +257,49 @@ class ProjectionWorker:
              "lag_seconds": lag_seconds if positions.get(name, 0) < head else 0.0}
             for name in runner.names
         ]
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(HELPER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _die_with_parent(parent: int) -> None:
+    """A helper must not outlive its worker (kill -9 included): it would keep holding its
+    group's lock while the worker's stand-in starts a helper of its own."""
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before prctl took effect
+        os._exit(1)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """A helper process: `python -m projections.worker GROUP --parent PID [--once]`, with the
+    settings as JSON on stdin."""
+    parser = argparse.ArgumentParser(prog="python -m projections.worker")
+    parser.add_argument("group", choices=GROUP_NAMES)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--once", action="store_true", help="catch up to the head, then exit")
+    args = parser.parse_args(argv)
+    _die_with_parent(args.parent)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    worker = ProjectionWorker(Settings(**json.load(sys.stdin)), groups=[args.group])
+    if not args.once:  # (a one-off catch-up may just die: its batches are exactly-once)
+        signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+    try:
+        if args.once:
+            worker.catch_up()
+        else:
+            worker.run_forever()
+    finally:
+        worker.stop()
+
+
+if __name__ == "__main__":
+    main()
