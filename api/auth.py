@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
 
-from api.problems import Problem
+from api.problems import Problem, documented_problems
 
 F = TypeVar("F", bound=Callable[..., Any])
 SECURITY_SCHEME = "bearerAuth"
@@ -61,6 +61,7 @@ def require_roles(*roles: str) -> Callable[[F], F]:
             "security": [{SECURITY_SCHEME: []}],
             "x-roles": list(roles),
         }
+        documented_problems(apidoc, "unauthorized", "forbidden", "unavailable")
         return cast(F, wrapper)
 
     return decorate

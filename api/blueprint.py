@@ -1,4 +1,5 @@
-"""The Blueprint every API module uses: flask-smorest's, with argument schemas built once.
+"""The Blueprint every API module uses: flask-smorest's, with argument schemas built once and
+the problems every route may answer documented where they arise.
 
 webargs instantiates a schema class on every request (about a tenth of a write's CPU here);
 our schemas keep no per-request state, so one instance per endpoint serves every request.
@@ -6,14 +7,36 @@ our schemas keep no per-request state, so one instance per endpoint serves every
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import flask_smorest
 from marshmallow import Schema
+
+from api.problems import documented_problems
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     def arguments(self, schema: type[Schema] | Schema, **kwargs: Any) -> Any:
         if isinstance(schema, type):
             schema = schema()
-        return super().arguments(schema, **kwargs)
+        parse = super().arguments(schema, **kwargs)
+        if kwargs.get("location", "json") != "json":
+            return parse
+
+        def decorate(view: Callable[..., Any]) -> Any:
+            parsed = parse(view)
+            documented_problems(parsed.__dict__.setdefault("_apidoc", {}), "malformed-request")
+            return parsed
+
+        return decorate
+
+    def route(self, rule: str, **kwargs: Any) -> Any:
+        register = super().route(rule, **kwargs)
+
+        def decorate(view: Callable[..., Any]) -> Any:
+            if "<" in rule:  # the path names a resource, which may not exist
+                documented_problems(view.__dict__.setdefault("_apidoc", {}), "not-found")
+            return register(view)
+
+        return decorate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from eventsourcing.persistence import OperationalError as StoreOperationalError
@@ -57,6 +58,18 @@ TITLES: dict[str, str] = {
     "projection-lagging": "The read model has not caught up yet; retry",
     "internal-error": "Internal error",
 }
+
+
+def documented_problems(apidoc: dict[str, Any], *slugs: str) -> None:
+    """Record in a view's OpenAPI doc that it may answer these problems.
+
+    Each status refers to the problem+json response component of that name (`LedgerApi`).
+    """
+    manual = apidoc.setdefault("manual_doc", {})
+    responses = manual.setdefault("responses", {})
+    for slug in slugs:
+        status = STATUS_BY_SLUG[slug]
+        responses[status] = HTTPStatus(status).name
 
 
 class Problem(Exception):

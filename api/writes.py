@@ -17,7 +17,7 @@ from marshmallow import Schema, ValidationError
 from api import schemas
 from api.auth import acting_partner, check_partner, enrolling_partner
 from api.blueprint import Blueprint
-from api.problems import Problem, problem_body, problem_parts
+from api.problems import Problem, documented_problems, problem_body, problem_parts
 from ledger.application import Ledger, Outcome
 from ledger.commands import (
     Accrue,
@@ -95,7 +95,10 @@ def documented_write(blp: Blueprint, schema: type[Schema]) -> Callable[[V], V]:
             description="A replay of an earlier identical request: the original body.",
             headers={REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}},
         )
-        return cast(V, blp.response(201, schema)(replay(view)))
+        documented = blp.response(201, schema)(replay(view))
+        documented_problems(documented.__dict__.setdefault("_apidoc", {}), "not-found",
+                            "idempotency-conflict")
+        return cast(V, documented)
 
     return decorate
 

@@ -104,3 +104,33 @@ def test_times_and_money_are_documented_as_strings(spec: dict[str, Any]) -> None
 
 def test_metrics_documents_its_text_body(spec: dict[str, Any]) -> None:
     assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+# API.md's problems, by the statuses each endpoint can answer (besides 422 and the default).
+DOCUMENTED_PROBLEMS: dict[tuple[str, str], set[str]] = {
+    ("post", "/v1/accruals"): {"400", "401", "403", "404", "409", "503"},
+    ("post", "/v1/redemptions/{transaction_id}/reversals"): {
+        "400", "401", "403", "404", "409", "503",
+    },
+    ("post", "/v1/batches"): {"400", "401", "403", "503"},
+    ("get", "/v1/members/{member_id}/balance"): {"401", "403", "404", "503"},
+    ("get", "/v1/transactions/{transaction_id}"): {"401", "403", "404", "503"},
+    ("get", "/v1/program"): {"401", "403", "503"},
+    ("get", "/healthz"): set(),
+}
+PROBLEM_STATUSES = {"400", "401", "403", "404", "409", "503"}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(DOCUMENTED_PROBLEMS))
+def test_each_endpoint_documents_the_problems_it_answers(
+    spec: dict[str, Any], method: str, path: str
+) -> None:
+    responses = spec["paths"][path][method]["responses"]
+    assert set(responses) & PROBLEM_STATUSES == DOCUMENTED_PROBLEMS[(method, path)]
+    for status in DOCUMENTED_PROBLEMS[(method, path)]:
+        name = responses[status]["$ref"].rsplit("/", 1)[1]
+        content = spec["components"]["responses"][name]["content"]
+        assert set(content) == {"application/problem+json"}
+        assert content["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"
+        }
