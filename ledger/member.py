@@ -386,7 +386,11 @@ class Member(LedgerAggregate):
         points = floor_points(amount * partner.earn_rate * multiplier) + bonus_points
         available_at = occurred_at + timedelta(days=days)
         pending = available_at > now
-        self._accrue(
+        # The event class directly rather than the decorated `_accrue`: the same event, but
+        # the decorated call re-derives its arguments from the signature on every call,
+        # which was a tenth of an accrual's CPU in a batch.
+        self.trigger_event(
+            _POINTS_ACCRUED,
             timestamp=now,
             accrual_id=accrual_id,
             partner_id=partner.partner_id,
@@ -788,3 +792,6 @@ class Member(LedgerAggregate):
             self._change_remaining(self.lots[portion["lot_id"]], -portion["points"])
             self.lifetime_expired += portion["points"]
         self.status = "closed"
+
+
+_POINTS_ACCRUED: type[LedgerAggregate.Event] = Member.PointsAccrued  # type: ignore[attr-defined]
