@@ -169,8 +169,11 @@ class LedgerServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         from api.app import create_app
+        from api.heap import settle_for_serving
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        settle_for_serving()
+        return app
 
     def _when_ready(self, arbiter: Arbiter) -> None:
         self.background.start()
