@@ -10,10 +10,11 @@ about connections, transactions and tracking.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
@@ -40,12 +41,19 @@ class Table:
     key: tuple[str, ...]
     column_names: tuple[str, ...] = field(init=False, compare=False)
     values: frozenset[str] = field(init=False, compare=False)  # the columns that are not the key
+    # A row's values in `column_names` order, as a tuple (what the targets write).
+    row_values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(
+        init=False, repr=False, compare=False)
     _defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
-        object.__setattr__(self, "values", frozenset(self.column_names) - set(self.key))
+        names = tuple(c.name for c in self.columns)
+        object.__setattr__(self, "column_names", names)
+        object.__setattr__(self, "values", frozenset(names) - set(self.key))
         object.__setattr__(self, "_defaults", {c.name: c.default() for c in self.columns})
+        # itemgetter of one name gives the value itself, not a 1-tuple.
+        getter = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+        object.__setattr__(self, "row_values", getter)
 
     def new_row(self, key: tuple[Any, ...]) -> dict[str, Any]:
         row = dict(self._defaults)

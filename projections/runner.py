@@ -27,6 +27,7 @@ from projections.store import Row, Target
 CATCH_UP_BATCH = 5000
 _UNREAD: Any = object()
 Carried = dict[str, dict[tuple[Any, ...], Row]]
+Values = tuple[Any, ...]
 T = TypeVar("T")
 
 
@@ -92,23 +93,27 @@ class BatchRows:
         for column, delta in add.items():
             row[column] += delta
 
-    def upserts(self) -> dict[Table, list[Row]]:
+    def upserts(self) -> dict[Table, list[Values]]:
+        """The rows this batch changed, as value tuples: a snapshot the writer can take
+        while the next batch goes on changing the rows themselves (see `carry`)."""
         for name, waiting in list(self._waiting.items()):
             if waiting:
                 self._load(name, list(waiting))
-        result: dict[Table, list[Row]] = {}
+        result: dict[Table, list[Values]] = {}
         for name, keys in self._dirty.items():
-            rows = [self._rows[name][key] for key in keys]
-            result[self._tables[name]] = [row for row in rows if row is not None]
+            table = self._tables[name]
+            rows = self._rows[name]
+            values = table.row_values
+            result[table] = [values(row) for key in keys if (row := rows[key]) is not None]
         return result
 
     def carry(self) -> Carried:
-        """Copies of the rows this batch changed, for the next batch to start from while
-        this one is still being written."""
+        """The rows this batch changed, for the next batch to start from while this one is
+        still being written (the writer has its own tuples of them: `upserts`)."""
         carried: Carried = {}
         for name, keys in self._dirty.items():
             rows = self._rows[name]
-            carried[name] = {key: dict(row) for key in keys if (row := rows[key]) is not None}
+            carried[name] = {key: row for key in keys if (row := rows[key]) is not None}
         return carried
 
 

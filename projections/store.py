@@ -12,11 +12,10 @@ import fcntl
 import hashlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +34,7 @@ PG_TYPES = {"int": "bigint", "text": "text", "decimal": "numeric", "time": "time
 # Column name -> type, for converting query results (names are used consistently across tables).
 COLUMN_TYPES: dict[str, str] = {c.name: c.type for t in TABLES for c in t.columns}
 Row = dict[str, Any]
+Values = tuple[Any, ...]  # a row's values in its table's column order
 
 
 SCHEMA_MIGRATIONS = ("0002_projections.sql", "0003_member_accounts.sql")
@@ -83,13 +83,14 @@ class Target(ABC):
     @abstractmethod
     def commit_batch(
         self,
-        upserts: Mapping[Table, list[Row]],
+        upserts: Mapping[Table, list[Values]],
         inserts: Mapping[Table, list[Row]],
         names: Sequence[str],
         old: int,
         new: int,
     ) -> bool:
-        """Write rows and move tracking from `old` to `new`, all in one transaction.
+        """Write rows (`upserts` replace whole rows, as value tuples; `inserts` are new) and
+        move tracking from `old` to `new`, all in one transaction.
 
         Returns False (writing nothing) if tracking was no longer at `old`: another runner
         got there first, so this batch must not be applied twice."""
@@ -235,7 +236,7 @@ class SQLiteTarget(Target):
 
     def commit_batch(
         self,
-        upserts: Mapping[Table, list[Row]],
+        upserts: Mapping[Table, list[Values]],
         inserts: Mapping[Table, list[Row]],
         names: Sequence[str],
         old: int,
@@ -247,20 +248,25 @@ class SQLiteTarget(Target):
             if not self._advance(conn, names, old, new):
                 conn.execute("ROLLBACK")
                 return False
-            for rows_by_table, verb in ((upserts, "INSERT OR REPLACE"), (inserts, "INSERT")):
-                for table, rows in rows_by_table.items():
-                    if rows:
-                        cols = table.column_names
-                        conn.executemany(
-                            f"{verb} INTO {table.name} ({', '.join(cols)}) "
-                            f"VALUES ({', '.join('?' * len(cols))})",
-                            [[_to_sqlite(row[c]) for c in cols] for row in rows],
-                        )
+            for table, values in upserts.items():
+                self._write(conn, "INSERT OR REPLACE", table, values)
+            for table, rows in inserts.items():
+                self._write(conn, "INSERT", table, map(table.row_values, rows))
             conn.execute("COMMIT")
             return True
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _write(
+        conn: sqlite3.Connection, verb: str, table: Table, values: Iterable[Values]
+    ) -> None:
+        cols = table.column_names
+        conn.executemany(
+            f"{verb} INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            ([_to_sqlite(v) for v in row] for row in values),
+        )
 
     @classmethod
     def _advance(cls, conn: sqlite3.Connection, names: Sequence[str], old: int, new: int) -> bool:
@@ -396,7 +402,7 @@ class PostgresTarget(Target):
 
     def commit_batch(
         self,
-        upserts: Mapping[Table, list[Row]],
+        upserts: Mapping[Table, list[Values]],
         inserts: Mapping[Table, list[Row]],
         names: Sequence[str],
         old: int,
@@ -410,7 +416,7 @@ class PostgresTarget(Target):
 
     def _write(
         self,
-        upserts: Mapping[Table, list[Row]],
+        upserts: Mapping[Table, list[Values]],
         inserts: Mapping[Table, list[Row]],
         names: Sequence[str],
         old: int,
@@ -428,20 +434,22 @@ class PostgresTarget(Target):
                 raise _Lost
             for table, rows in inserts.items():
                 if rows:
-                    self._copy(cur, table.name, table, rows)
-            for table, rows in upserts.items():
-                if rows:
-                    self._upsert(cur, table, rows)
+                    self._copy(cur, table.name, table, map(table.row_values, rows))
+            for table, values in upserts.items():
+                if values:
+                    self._upsert(cur, table, values)
 
-    def _copy(self, cur: psycopg.Cursor[Row], target: str, table: Table, rows: list[Row]) -> None:
+    def _copy(
+        self, cur: psycopg.Cursor[Row], target: str, table: Table, values: Iterable[Values]
+    ) -> None:
         cols = table.column_names
         with cur.copy(f"COPY {target} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([PG_TYPES[c.type] for c in table.columns])
-            values = itemgetter(*cols)
-            for row in rows:
-                copy.write_row(values(row))
+            write_row = copy.write_row
+            for row in values:
+                write_row(row)
 
-    def _upsert(self, cur: psycopg.Cursor[Row], table: Table, rows: list[Row]) -> None:
+    def _upsert(self, cur: psycopg.Cursor[Row], table: Table, rows: list[Values]) -> None:
         stage = f"stage_{table.name}"
         if stage not in self._staged:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
