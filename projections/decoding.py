@@ -24,6 +24,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from projections.model import ENVELOPE, to_json
+
 # The library's own transcodings, decoded by the C constructors they call anyway.
 _FAST: dict[type, Callable[[Any], Any]] = {
     DatetimeAsISO: datetime.fromisoformat, DecimalAsStr: Decimal,
@@ -40,6 +42,10 @@ class StateDecoder:
             name: _FAST.get(type(t), t.decode) for name, t in transcoder.names.items()
         }
         self._class_versions: dict[str, int] = {}
+        # Transcodings whose stored text is what `str`/`isoformat` of the decoded value gives
+        # back (the transcoder stored exactly that text, and it round-trips).
+        self._verbatim = frozenset(
+            name for name, t in transcoder.names.items() if type(t) in _FAST)
 
     def decode(self, topic: str, state: bytes) -> dict[str, Any]:
         if not self._plain:
@@ -52,6 +58,49 @@ class StateDecoder:
             self._convert(data)
         self._upcast(topic, data)
         return data  # type: ignore[no-any-return]
+
+    def decode_with_text(self, topic: str, state: bytes) -> tuple[dict[str, Any], str | None]:
+        """`decode`, and `to_json(event_data(decoded))` made from the stored texts of its
+        times and amounts instead of formatting the decoded values again (None where that
+        is not certain to give the same text: upcast events, other transcodings)."""
+        if not self._plain:
+            return self.decode(topic, state), None
+        try:
+            data = orjson.loads(state)
+        except orjson.JSONDecodeError:
+            return self.decode(topic, state), None
+        plain = dict(data)
+        verbatim = self._split(data, plain)
+        upcast = "class_version" in data or self._class_version(topic) > 1
+        self._upcast(topic, data)
+        if not verbatim or upcast:
+            return data, None
+        for name in ENVELOPE:
+            plain.pop(name, None)
+        return data, to_json(plain)
+
+    def _split(self, container: Any, plain: Any) -> bool:
+        """`_convert` of `container`, writing into `plain` (a copy of it) each marker's stored
+        text instead; False if a marker's text is not its value's JSON text."""
+        verbatim = True
+        items = container.items() if type(container) is dict else enumerate(container)
+        for name, value in items:
+            kind = type(value)
+            if kind is dict:
+                if len(value) == 2 and "_type_" in value and "_data_" in value:
+                    text = value["_data_"]
+                    if type(text) is str and value["_type_"] in self._verbatim:
+                        plain[name] = text
+                    else:
+                        verbatim = False
+                    container[name] = self._marker(value)
+                else:
+                    plain[name] = copied = dict(value)
+                    verbatim = self._split(value, copied) and verbatim
+            elif kind is list:
+                plain[name] = listed = list(value)
+                verbatim = self._split(value, listed) and verbatim
+        return verbatim
 
     def _unwrap(self, state: bytes) -> bytes:
         try:
@@ -89,11 +138,15 @@ class StateDecoder:
             return self._mapper.transcoder.decode(orjson.dumps(value))
         return decoder(data)
 
-    def _upcast(self, topic: str, data: dict[str, Any]) -> None:
+    def _class_version(self, topic: str) -> int:
         version = self._class_versions.get(topic)
         if version is None:
             version = self._class_versions[topic] = getattr(
                 resolve_topic(topic), "class_version", 1)
+        return version
+
+    def _upcast(self, topic: str, data: dict[str, Any]) -> None:
+        version = self._class_version(topic)
         current = data.pop("class_version", 1)
         while current < version:
             getattr(resolve_topic(topic), f"upcast_v{current}_v{current + 1}")(data)

@@ -217,6 +217,7 @@ class MemberStatement(Projection):
     name = "member_statement"
     tables = (STATEMENT,)
     topics = MEMBER_EVENTS
+    needs_text = True
 
     def reads(self, fact: Fact) -> Iterable[RowKey]:
         yield BALANCES.name, (fact.member_key,)
@@ -237,7 +238,7 @@ class MemberStatement(Projection):
             "partner_id": partner, "transaction_id": transaction,
             "points": statement_points(fact.kind, e),
             "available_after": balance["available"], "pending_after": balance["pending"],
-            "detail": to_json(event_data(e)),
+            "detail": fact.text if fact.text is not None else to_json(event_data(e)),
         })]
 
 

@@ -85,6 +85,9 @@ class Fact(NamedTuple):
     kind: str
     member_key: str
     data: Mapping[str, Any]
+    # `to_json(event_data(data))` when the runner made it from the stored state (cheaper),
+    # for projections with `needs_text`; None otherwise.
+    text: str | None = None
 
     @property
     def recorded_at(self) -> datetime:
@@ -128,6 +131,7 @@ class Projection:
     tables: tuple[Table, ...] = ()
     topics: frozenset[str] = frozenset()  # event class names; empty means every event
     needs_decoding: bool = True
+    needs_text: bool = False  # whether `apply` uses `fact.text` when it is there
 
     def handles(self, kind: str) -> bool:
         return not self.topics or kind in self.topics

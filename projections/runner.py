@@ -127,6 +127,7 @@ class Lane:
         self.names = [p.name for p in self.projections]
         self.tables = {t.name: t for p in self.projections for t in p.tables}
         self.decoded = {kind for p in self.projections if p.needs_decoding for kind in p.topics}
+        self.texts = {kind for p in self.projections if p.needs_text for kind in p.topics}
         self._by_kind: dict[str, tuple[Projection, ...]] = {}
 
     def handlers(self, kind: str) -> tuple[Projection, ...]:
@@ -295,13 +296,21 @@ class ProjectionRunner:
 
     def _facts(self, lane: Lane, logged: Sequence[LoggedEvent], decode_all: bool) -> list[Fact]:
         decode = self.decoder.decode
-        decoded = lane.decoded
+        decode_with_text = self.decoder.decode_with_text
+        decoded, texts = lane.decoded, lane.texts
         facts = []
         for position, originator_id, version, topic, state in logged:
             kind = topic.rpartition(".")[2]
-            data = decode(topic, state) if decode_all or kind in decoded else NOTHING
+            text = None
+            data: Mapping[str, Any]
+            if kind in texts:
+                data, text = decode_with_text(topic, state)
+            elif decode_all or kind in decoded:
+                data = decode(topic, state)
+            else:
+                data = NOTHING
             facts.append(Fact(position, originator_id, version, topic, state, kind,
-                              originator_id.hex, data))
+                              originator_id.hex, data, text))
         return facts
 
 

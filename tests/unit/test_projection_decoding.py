@@ -1,0 +1,73 @@
+"""The projections' decoder: the statement text it makes from the stored state is exactly
+`to_json(event_data(decoded))`, or it makes none."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import JSONTranscoder, Mapper
+
+from projections.decoding import StateDecoder
+from projections.model import event_data, to_json
+from tests.unit.test_transcoder import ACCRUAL_STATE, STATES, _registered
+
+TOPIC = "tests.unit.test_projection_decoding:StoredState"
+UPCAST_TOPIC = "tests.unit.test_projection_decoding:UpcastState"
+
+
+class StoredState:
+    class_version = 1
+
+
+class UpcastState:
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["added"] = "by the upcast"
+
+
+@pytest.fixture(params=["library", "orjson"])
+def decoder(request: pytest.FixtureRequest) -> StateDecoder:
+    from ledger.transcoder import OrjsonTranscoder
+
+    transcoder = JSONTranscoder() if request.param == "library" else OrjsonTranscoder()
+    return StateDecoder(Mapper(transcoder=_registered(transcoder)))
+
+
+def _stored(decoder: StateDecoder, state: dict[str, Any]) -> bytes:
+    return decoder._mapper.transcoder.encode(state)
+
+
+ENVELOPED = {**ACCRUAL_STATE, "originator_topic": "x:Y",
+             "timestamp": datetime(2026, 1, 1, tzinfo=UTC)}
+SECONDS_OFFSET = {"at": datetime(2026, 1, 1, tzinfo=timezone(timedelta(seconds=5)))}
+
+
+@pytest.mark.parametrize("state", [*STATES, ENVELOPED, SECONDS_OFFSET])
+def test_the_text_is_the_decoded_events_json_or_none(
+    decoder: StateDecoder, state: dict[str, Any]
+) -> None:
+    stored = _stored(decoder, state)
+    data, text = decoder.decode_with_text(TOPIC, stored)
+    decoded = decoder.decode(TOPIC, stored)
+    assert repr(data) == repr(decoded)
+    if text is not None:
+        assert text == to_json(event_data(decoded))
+
+
+@pytest.mark.parametrize("state", [ACCRUAL_STATE, ENVELOPED, SECONDS_OFFSET, {}])
+def test_times_and_amounts_give_a_text(decoder: StateDecoder, state: dict[str, Any]) -> None:
+    text = decoder.decode_with_text(TOPIC, _stored(decoder, state))[1]
+    assert text == to_json(event_data(decoder.decode(TOPIC, _stored(decoder, state))))
+    assert '"timestamp"' not in text
+
+
+def test_other_transcodings_and_upcasts_give_none(decoder: StateDecoder) -> None:
+    uuid_state = STATES[2]  # a UUID, stored as hex, written with dashes
+    assert decoder.decode_with_text(TOPIC, _stored(decoder, uuid_state))[1] is None
+    data, text = decoder.decode_with_text(UPCAST_TOPIC, _stored(decoder, ACCRUAL_STATE))
+    assert text is None
+    assert data["added"] == "by the upcast"
