@@ -38,20 +38,22 @@ V = TypeVar("V", bound=Callable[..., Any])
 class WriteOperation:
     """A partner write: its batch form, its response and the command it becomes."""
 
-    request: type[Schema]
+    request: Schema
     response: Schema
     command: Callable[..., Command]
 
 
 OPERATIONS: dict[str, WriteOperation] = {
-    "enroll": WriteOperation(schemas.EnrollRequestSchema, schemas.MemberSchema(), Enroll),
-    "accrue": WriteOperation(schemas.AccrualRequestSchema, schemas.AccrualSchema(), Accrue),
-    "redeem": WriteOperation(schemas.RedemptionRequestSchema, schemas.RedemptionSchema(), Redeem),
+    "enroll": WriteOperation(schemas.EnrollRequestSchema(), schemas.MemberSchema(), Enroll),
+    "accrue": WriteOperation(schemas.AccrualRequestSchema(), schemas.AccrualSchema(), Accrue),
+    "redeem": WriteOperation(
+        schemas.RedemptionRequestSchema(), schemas.RedemptionSchema(), Redeem
+    ),
     "reverse_accrual": WriteOperation(
-        schemas.ReverseAccrualOperationSchema, schemas.AccrualReversalSchema(), ReverseAccrual
+        schemas.ReverseAccrualOperationSchema(), schemas.AccrualReversalSchema(), ReverseAccrual
     ),
     "reverse_redemption": WriteOperation(
-        schemas.ReverseRedemptionOperationSchema,
+        schemas.ReverseRedemptionOperationSchema(),
         schemas.RedemptionReversalSchema(),
         ReverseRedemption,
     ),
@@ -129,7 +131,7 @@ def parse_operation(raw: Any, partner_id: str) -> tuple[Command, WriteOperation]
     operation = OPERATIONS.get(name) if isinstance(name, str) else None
     if operation is None:
         raise ValidationError({"op": [f"Must be one of: {', '.join(OPERATIONS)}."]})
-    loaded = operation.request().load(data)
+    loaded = operation.request.load(data)
     check_partner(loaded.pop("partner_id", None), partner_id)
     return operation.command(partner_id=partner_id, **loaded), operation
 
