@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -390,14 +391,16 @@ class PostgresTarget(Target):
             return {}
         columns = ", ".join(f"t.{c}" for c in table.column_names)
         kinds = {c.name: c.type for c in table.columns}
-        arrays = ", ".join(f"%s::{PG_TYPES[kinds[k]]}[]" for k in table.key)
+        # The keys travel as one JSON text: psycopg would dump array parameters element by
+        # element in Python, which showed in the runner's profile.
+        picks = ", ".join(f"(e->>{i})::{PG_TYPES[kinds[k]]} AS {k}"
+                          for i, k in enumerate(table.key))
         join = " AND ".join(f"t.{k} = k.{k}" for k in table.key)
         sql = (f"SELECT {columns} FROM {table.name} t "
-               f"JOIN unnest({arrays}) AS k({', '.join(table.key)}) ON {join}")
-        params = [[key[i] for key in keys] for i in range(len(table.key))]
+               f"JOIN (SELECT {picks} FROM json_array_elements(%s::json) e) k ON {join}")
         if self._loader is None:
             self._loader = self._connect()
-        rows = self._loader.execute(sql, params).fetchall()
+        rows = self._loader.execute(sql, [orjson.dumps(keys, default=str).decode()]).fetchall()
         return {table.key_of(row): row for row in rows}
 
     def commit_batch(
