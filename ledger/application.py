@@ -191,8 +191,10 @@ class Ledger(Application[UUID]):
     ) -> Outcome:
         # A replay's position is that of the original operation's last event: its key's.
         replayed = "_anchor" in body
-        anchor = body.get("_anchor", mark.anchor)
-        body = {k: v for k, v in body.items() if k != "_anchor"}
+        anchor = mark.anchor
+        if replayed:
+            anchor = body["_anchor"]
+            body = {k: v for k, v in body.items() if k != "_anchor"}
         position = None
         if anchor is not None:
             position = positions.get(anchor)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import cache
 
 from babel.numbers import get_currency_precision
 
 from ledger.errors import InvalidCommand
 
 
+@cache  # babel looks the currency up in its locale data; every accrual asks twice
 def minor_digits(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+@cache
+def _minor_unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_digits(currency))
+
+
 def round_money(amount: Decimal, currency: str) -> Decimal:
-    quantum = Decimal(1).scaleb(-minor_digits(currency))
-    return amount.quantize(quantum, rounding=ROUND_HALF_UP)
+    return amount.quantize(_minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
 def check_minor_digits(amount: Decimal, currency: str, field: str) -> None:

@@ -47,20 +47,22 @@ class TierLadder:
 
     def __init__(self, tiers: Sequence[Tier]) -> None:
         self.tiers = tuple(sorted(tiers, key=lambda t: t.threshold))
+        # Looked up by every accrual; the first tier of a code wins, as a scan would find it.
+        self._ranks: dict[str, int] = {}
+        for index, tier in enumerate(self.tiers):
+            self._ranks.setdefault(tier.code, index)
 
     @property
     def lowest(self) -> Tier:
         return self.tiers[0]
 
     def rank(self, code: str) -> int:
-        for index, tier in enumerate(self.tiers):
-            if tier.code == code:
-                return index
         # A tier the program no longer has ranks lowest, so it is never "kept" by mistake.
-        return -1
+        return self._ranks.get(code, -1)
 
     def get(self, code: str) -> Tier | None:
-        return next((t for t in self.tiers if t.code == code), None)
+        rank = self._ranks.get(code)
+        return None if rank is None else self.tiers[rank]
 
     def multiplier(self, code: str) -> Decimal:
         tier = self.get(code)

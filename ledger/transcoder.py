@@ -76,18 +76,19 @@ class OrjsonTranscoder(JSONTranscoder):
     def _marked(self, value: Any) -> Any:
         """`value` with every registered type replaced by its marker."""
         kind = type(value)
-        if kind in _PLAIN:
-            return value
         if kind is dict:
             # Plain items are tested inline: an event's state is mostly strings and numbers.
             marked: dict[Any, Any] = {}
             for key, item in value.items():
                 marked[key] = item if type(item) in _PLAIN else self._marked(item)
             return marked
+        if kind in _PLAIN:
+            return value
         if kind is list or kind is tuple:
             return [item if type(item) in _PLAIN else self._marked(item) for item in value]
         try:
             name, encode = self._markers[kind]
         except KeyError:
             raise _NotPlain from None
-        return {"_type_": name, "_data_": self._marked(encode(value))}
+        data = encode(value)
+        return {"_type_": name, "_data_": data if type(data) in _PLAIN else self._marked(data)}

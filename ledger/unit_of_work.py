@@ -160,14 +160,15 @@ class UnitOfWork:
 
     def _queue_events(self, mark: OperationMark) -> None:
         # Transaction keys go last so their event is the operation's last event.
-        touched = sorted(
-            self._touched,
-            key=lambda i: isinstance(self._aggregates.get(i), TransactionKey),
-        )
-        for aggregate_id in touched:
+        keys: list[Aggregate] = []
+        for aggregate_id in self._touched:
             aggregate = self._aggregates.get(aggregate_id)
-            if aggregate is not None:
+            if isinstance(aggregate, TransactionKey):
+                keys.append(aggregate)
+            elif aggregate is not None:
                 mark.events.extend(aggregate.collect_events())
+        for key in keys:
+            mark.events.extend(key.collect_events())
         self.events.extend(mark.events)
         if mark.events and mark.anchor is None:
             last = mark.events[-1]
