@@ -18,6 +18,7 @@ from api.schemas import ProblemSchema
 from ledger.application import Ledger
 from ledger.clock import Clock
 from ledger.config import Settings
+from ledger.group_execution import GroupExecutor
 from projections.eventlog import open_ledger
 
 
@@ -64,6 +65,12 @@ def create_app(
     app.extensions["settings"] = settings
     app.extensions["ledger"] = ledger or LazyLedger(
         settings, lambda: open_ledger(settings=settings, clock=clock)
+    )
+    # Concurrent partner writes in this process run as one batch (ledger/group_execution.py).
+    app.extensions["group_executor"] = (
+        GroupExecutor(lambda commands: app.extensions["ledger"].execute_batch(commands))
+        if settings.group_commit
+        else None
     )
 
     @app.before_request

@@ -28,6 +28,7 @@ from ledger.commands import (
     ReverseRedemption,
 )
 from ledger.errors import LedgerError
+from ledger.group_execution import GroupExecutor
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 Result = tuple[int, dict[str, Any]]
@@ -111,7 +112,9 @@ def execute_write(name: str, data: dict[str, Any], **path: str) -> Response:
     choose_partner = enrolling_partner if name == "enroll" else acting_partner
     partner_id = choose_partner(data.pop("partner_id", None))
     command = operation.command(partner_id=partner_id, **data, **path)
-    return write_response(current_ledger().execute(command), operation.response)
+    executor: GroupExecutor | None = current_app.extensions["group_executor"]
+    outcome = executor.execute(command) if executor else current_ledger().execute(command)
+    return write_response(outcome, operation.response)
 
 
 # --------------------------------------------------------------------------- batches

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,3 +186,46 @@ def test_a_partners_day_over_http(service: Service) -> None:
     errors = s.stderr.read_text()
     assert "Traceback" not in errors, errors[-3000:]
     assert len(re.findall(r"llk_[A-Za-z0-9_-]+", s.stdout.read_text())) == 1
+
+
+def test_concurrent_writes_are_each_answered_as_if_alone(service: Service) -> None:
+    """Concurrent requests share batches inside a worker; each answer is its own."""
+    s = service
+    s.call("POST", "/v1/partners", {"partner_id": "shop", "name": "Shop", "currency": "EUR",
+                                    "earn_rate": "1", "funding_rate": "0.01",
+                                    "reimbursement_rate": "0.008", "pending_days": 0})
+    shop = s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop",
+                                       "name": "shop till"})["key"]
+    for member in ("m1", "m2"):
+        s.call("POST", "/v1/members", {"member_id": member}, shop)
+    at = now()
+
+    def post(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = requests.post(s.base + path, json=body, timeout=60,
+                                 headers={"Authorization": f"Bearer {shop}"})
+        return response.status_code, response.json()
+
+    requests_ = [("/v1/accruals", {"transaction_id": f"t{i}", "member_id": f"m{1 + i % 2}",
+                                   "amount": f"{i + 1}.00", "currency": "EUR",
+                                   "occurred_at": at}) for i in range(24)]
+    same = {"transaction_id": "dup", "member_id": "m1", "amount": "7.00", "currency": "EUR",
+            "occurred_at": at}
+    requests_ += [("/v1/accruals", same)] * 8
+    too_much = {"transaction_id": "big", "member_id": "m2", "points": 10_000, "occurred_at": at}
+    requests_.append(("/v1/redemptions", too_much))
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda r: post(*r), requests_))
+
+    distinct, duplicates, rejected = answers[:24], answers[24:32], answers[32]
+    assert [status for status, _ in distinct] == [201] * 24
+    assert [body["points"] for _, body in distinct] == [i + 1 for i in range(24)]
+    assert sorted(status for status, _ in duplicates) == [200] * 7 + [201]
+    assert len({json.dumps(body, sort_keys=True) for _, body in duplicates}) == 1
+    assert rejected[0] == 422 and rejected[1]["type"].endswith("/insufficient-points")
+    # m1 earned 1 + 3 + ... + 23 and the duplicate's 7 once; m2 earned 2 + 4 + ... + 24.
+    for member, expected in (("m1", 144 + 7), ("m2", 156)):
+        member_now = s.call("POST", "/v1/accruals", {
+            "transaction_id": f"probe-{member}", "member_id": member, "amount": "0.01",
+            "currency": "EUR", "occurred_at": at}, shop)
+        assert member_now["balance"]["available"] == expected
+    assert s.stop() == 0

@@ -1,0 +1,41 @@
+"""Group execution: concurrent single commands in one process run together as one batch.
+
+Each caller hands its command over and waits; the group runs through `Ledger.execute_batch`
+in arrival order, each command atomic on its own, with one read of what they all need and
+one transaction for all of them, so a command's share of the round trips, the table lock and
+the fsync shrinks as load grows (measured under `bench.http_load`: about a quarter less CPU
+per accrual in the HTTP workers and in PostgreSQL than group commit alone). Each caller gets
+exactly what `Ledger.execute` would have given it: its outcome, or its LedgerError raised; a
+failure of the store reaches every caller of the group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ledger.commands import Command
+from ledger.errors import LedgerError
+from ledger.grouping import Grouper, Waiting
+
+ExecuteBatch = Callable[[Sequence[Command]], Sequence[Any]]
+
+
+class GroupExecutor(Grouper[Command]):
+    thread_name = "group-execution"
+
+    def __init__(self, execute_batch: ExecuteBatch, max_group: int = 500) -> None:
+        super().__init__(max_group)
+        self._execute_batch = execute_batch
+
+    def execute(self, command: Command) -> Any:
+        """What `Ledger.execute(command)` gives, computed together with concurrent commands."""
+        return self._submit(command)
+
+    def _process(self, group: list[Waiting[Command]]) -> None:
+        results = self._execute_batch([waiting.item for waiting in group])
+        for waiting, result in zip(group, results, strict=True):
+            if isinstance(result, LedgerError):
+                waiting.finish(error=result)
+            else:
+                waiting.finish(result)

@@ -1,0 +1,96 @@
+"""Group execution: concurrent single commands run as one batch, each answered as if alone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.commands import Command
+from ledger.errors import InsufficientPoints
+from ledger.group_execution import GroupExecutor
+from tests.integration.ledger_helpers import accrual, open_shop, redemption, stored_events
+from tests.unit.member_helpers import T0
+
+
+class HeldBatches:
+    """`Ledger.execute_batch`, recording group sizes; the first group waits to be released."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.sizes: list[int] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, commands: Sequence[Command]) -> list[Any]:
+        if not self.sizes:
+            self.first_started.set()
+            self.release.wait(10)
+        self.sizes.append(len(commands))
+        return self.ledger.execute_batch(commands)
+
+
+def _run_queued(executor: GroupExecutor, batches: HeldBatches, commands: list[Command],
+                ) -> list[Any]:
+    """Execute each command on its own thread, in this order, the first holding the rest."""
+    results: list[Any] = [None] * len(commands)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = executor.execute(commands[index])
+        except Exception as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(commands))]
+    threads[0].start()
+    assert batches.first_started.wait(10)
+    for queued, thread in enumerate(threads[1:], start=1):
+        thread.start()
+        while executor._queue.qsize() < queued:  # keep the arrival order
+            threading.Event().wait(0.001)
+    batches.release.set()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def test_waiting_commands_run_as_one_batch_each_answered_as_if_alone(ledger: Ledger) -> None:
+    open_shop(ledger, "m1", "m2")
+    batches = HeldBatches(ledger)
+    executor = GroupExecutor(batches)
+    first_accrual = accrual("a2", "20.00", T0, member_id="m2")
+
+    results = _run_queued(executor, batches, [
+        accrual("a0", "1.00", T0),
+        accrual("a1", "10.00", T0),
+        first_accrual,
+        redemption("r1", 500, T0),
+        accrual("a2", "20.00", T0, member_id="m2"),  # the same request again: a replay
+        redemption("r2", 5, T0),
+    ])
+
+    assert batches.sizes == [1, 5]
+    a0, a1, a2, r1, a2_again, r2 = results
+    assert [a0.body["points"], a1.body["points"], a2.body["points"]] == [1, 10, 20]
+    assert isinstance(r1, InsufficientPoints)
+    assert a2_again.replayed is True and a2.replayed is False
+    assert a2_again.body == a2.body and a2_again.position == a2.position
+    assert r2.body["points"] == 5 and r2.body["balance"]["available"] == 6
+    assert ledger.member("m1").available == 6
+    assert ledger.member("m2").available == 20
+    # Every applied command's events are stored; the rejected and the replay add none.
+    assert r2.position == stored_events(ledger)
+
+
+def test_a_failing_store_reaches_every_command_of_the_group() -> None:
+    def broken(commands: Sequence[Command]) -> list[Any]:
+        raise ConnectionError("database down")
+
+    executor = GroupExecutor(broken)
+    with pytest.raises(ConnectionError):
+        executor.execute(redemption("r1", 5, T0))
+    with pytest.raises(ConnectionError):  # and the next group tries again
+        executor.execute(redemption("r2", 5, T0))
