@@ -55,6 +55,9 @@ SAVE_ATTEMPTS = 60
 BATCH_CHUNK = 1000
 
 T = TypeVar("T")
+# Tuples, not `A | B` unions: a union is built anew each time the expression runs.
+_PARTNER_COMMANDS = (Accrue, Redeem, ReverseAccrual, ReverseRedemption)
+_MEMBER_NAMED = (Accrue, Redeem)
 
 
 class LogPositions(Protocol):
@@ -496,14 +499,15 @@ class Ledger(Application[UUID]):
             return self._enroll(uow, now, command)
         if isinstance(command, Adjust):
             return self._adjust(uow, now, command)
-        assert isinstance(command, Accrue | Redeem | ReverseAccrual | ReverseRedemption)
+        assert isinstance(command, _PARTNER_COMMANDS)
+        scope, key = _idempotency_key(command)
         request = fingerprint(command.operation, command.fingerprint_data())
-        replay = self._replay_or_none(uow, *_idempotency_key(command), request)
+        replay = self._replay_or_none(uow, scope, key, request)
         if replay is not None:
             return replay
         partner = self._partner(uow, command.partner_id)
         rules = self.rules(uow)
-        if isinstance(command, Accrue | Redeem):
+        if isinstance(command, _MEMBER_NAMED):
             member_id = command.member_id
         else:
             member_id = self._original(uow, command)
@@ -513,9 +517,7 @@ class Ledger(Application[UUID]):
         result = apply_partner_command(member, partner, rules, now, operation_id, command)
         result["balance"] = member.balance()
         result["recorded_at"] = now
-        self._record_key(
-            uow, now, *_idempotency_key(command), command.operation, member_id, request, result
-        )
+        self._record_key(uow, now, scope, key, command.operation, member_id, request, result)
         return result
 
     def transaction(self, partner_id: str, transaction_id: str) -> Outcome:
@@ -676,7 +678,7 @@ def _idempotency_key(command: Command) -> tuple[str, str]:
         return ENROLLMENT_SCOPE, command.member_id  # members are coalition-wide
     if isinstance(command, Adjust):
         return ADJUSTMENT_SCOPE, command.adjustment_id
-    assert isinstance(command, Accrue | Redeem | ReverseAccrual | ReverseRedemption)
+    assert isinstance(command, _PARTNER_COMMANDS)
     return command.partner_id, command.transaction_id
 
 
