@@ -27,7 +27,8 @@ class Settings:
     db_connect_timeout: int = 2
     log_level: str = "INFO"
     aggregate_cache_size: int = 10_000
-    # Concurrent single commands in one process share a transaction (see ledger/group_commit.py).
+    # Concurrent single commands in one process share a transaction (ledger/group_commit.py)
+    # and, for partner writes over HTTP, one batch (ledger/group_execution.py).
     group_commit: bool = True
     http_threads: int = 16
     # How long a process trusts an API key it has looked up; a revocation made by another
