@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import requests
 
 from bench.common import Figure, fresh_database
@@ -110,11 +111,50 @@ def worker_rss_mb(server: subprocess.Popen[bytes]) -> float:
     return peak
 
 
+def _cpu_seconds(pid: str) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # it ended
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[str]:
+    found: list[str] = []
+    pending = [str(pid)]
+    while pending:
+        children = subprocess.run(["pgrep", "-P", pending.pop()], capture_output=True,
+                                  text=True).stdout.split()
+        found += children
+        pending += children
+    return found
+
+
+def _cpu_by_process_kind(server: subprocess.Popen[bytes], url: str) -> dict[str, float]:
+    """CPU seconds so far of the HTTP workers, the projection processes and PostgreSQL."""
+    http = [pid for pid in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
+                                          text=True).stdout.split()
+            if "api.serve" not in Path(f"/proc/{pid}/cmdline").read_text()]
+    background = [pid for pid in _descendants(server.pid) if pid not in http]
+    database = url.rsplit("/", 1)[1]
+    with psycopg.connect(url) as conn:
+        backends = [str(row[0]) for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,))]
+    return {kind: sum(_cpu_seconds(pid) for pid in pids) for kind, pids in
+            (("http", http), ("projections", background), ("postgres", backends))}
+
+
 def measure(seconds: int = 10, members: int = 1000, workers: int = 2,
             connections: int = 16) -> list[Figure]:
     with fresh_database() as url, running_server(url, workers) as (base, server):
         token = seed(base, members)
+        time.sleep(2)  # let the projections take in the seeding
+        before = _cpu_by_process_kind(server, url)
         writes = wrk(base, "accruals.lua", token, members, seconds, connections, "a")
+        after = _cpu_by_process_kind(server, url)
+        accruals = writes["rps"] * seconds
+        cpu_ms = {kind: (after[kind] - before[kind]) / accruals * 1000 for kind in after}
         # Reads while writes run: two wrk processes at once.
         with tempfile.TemporaryFile() as _:
             env_writes = subprocess.Popen(
@@ -130,7 +170,8 @@ def measure(seconds: int = 10, members: int = 1000, workers: int = 2,
     return [
         Figure(f"POST /v1/accruals via serve ({connections} connections)", writes["rps"],
                "accruals/s", f"p50 {writes['p50']:.1f} ms, p99 {writes['p99']:.1f} ms, "
-               f"non-2xx {writes['non2xx']:.0f}, socket errors {writes['socket_errors']:.0f}"),
+               f"non-2xx {writes['non2xx']:.0f}, socket errors {writes['socket_errors']:.0f}; "
+               "CPU ms per accrual: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu_ms.items())),
         Figure("GET balance p99 while accruals run", reads["p99"], "ms",
                f"p50 {reads['p50']:.1f} ms, {reads['rps']:.0f} reads/s, "
                f"non-2xx {reads['non2xx']:.0f}"),
