@@ -19,7 +19,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -391,16 +390,14 @@ class PostgresTarget(Target):
             return {}
         columns = ", ".join(f"t.{c}" for c in table.column_names)
         kinds = {c.name: c.type for c in table.columns}
-        # The keys travel as one JSON text: psycopg would dump array parameters element by
-        # element in Python, which showed in the runner's profile.
-        picks = ", ".join(f"(e->>{i})::{PG_TYPES[kinds[k]]} AS {k}"
-                          for i, k in enumerate(table.key))
+        arrays = ", ".join(f"%s::{PG_TYPES[kinds[k]]}[]" for k in table.key)
         join = " AND ".join(f"t.{k} = k.{k}" for k in table.key)
         sql = (f"SELECT {columns} FROM {table.name} t "
-               f"JOIN (SELECT {picks} FROM json_array_elements(%s::json) e) k ON {join}")
+               f"JOIN unnest({arrays}) AS k({', '.join(table.key)}) ON {join}")
+        params = [[key[i] for key in keys] for i in range(len(table.key))]
         if self._loader is None:
             self._loader = self._connect()
-        rows = self._loader.execute(sql, [orjson.dumps(keys, default=str).decode()]).fetchall()
+        rows = self._loader.execute(sql, params).fetchall()
         return {table.key_of(row): row for row in rows}
 
     def commit_batch(
