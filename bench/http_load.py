@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,15 +75,27 @@ def seed(base: str, members: int) -> str:
     return str(key)
 
 
+def _wrk_command(base: str, script: str, seconds: int, connections: int) -> list[str]:
+    return ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{seconds}s",
+            "--latency", "-s", str(HERE / "wrk" / script), base]
+
+
+def _wrk_env(token: str, members: int, run: str, delay_ms: int) -> dict[str, str]:
+    return {**os.environ, "BENCH_TOKEN": token, "BENCH_MEMBERS": str(members),
+            "BENCH_OCCURRED_AT": datetime.now(UTC).isoformat(), "BENCH_RUN": run,
+            "BENCH_DELAY_MS": str(delay_ms)}
+
+
 def wrk(base: str, script: str, token: str, members: int, seconds: int, connections: int,
-        run: str) -> dict[str, float]:
-    env = {**os.environ, "BENCH_TOKEN": token, "BENCH_MEMBERS": str(members),
-           "BENCH_OCCURRED_AT": datetime.now(UTC).isoformat(), "BENCH_RUN": run}
+        run: str, delay_ms: int = 0) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-s", str(HERE / "wrk" / script), base],
-        env=env, capture_output=True, text=True, check=True,
+        _wrk_command(base, script, seconds, connections),
+        env=_wrk_env(token, members, run, delay_ms), capture_output=True, text=True, check=True,
     ).stdout
+    return _parse_wrk(out)
+
+
+def _parse_wrk(out: str) -> dict[str, float]:
     figures = {"rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))}  # type: ignore[union-attr]
     for label, key in (("50%", "p50"), ("99%", "p99")):
         match = re.search(rf"{re.escape(label)}\s+([0-9.]+)(us|ms|s)", out)
@@ -97,6 +108,22 @@ def wrk(base: str, script: str, token: str, members: int, seconds: int, connecti
     figures["socket_errors"] = 0.0 if not errors else float(sum(
         int(n) for n in re.findall(r"\d+", errors.group(1))))
     return figures
+
+
+def _reads_while_writing(base: str, token: str, members: int, seconds: int,
+                         write_delay_ms: int, read_delay_ms: int,
+                         ) -> tuple[dict[str, float], dict[str, float]]:
+    """Balance reads (8 connections, or 4 when paced) beside accruals (8 connections)."""
+    writes = subprocess.Popen(
+        _wrk_command(base, "accruals.lua", seconds + 2, 8),
+        env=_wrk_env(token, members, f"w{write_delay_ms}", write_delay_ms),
+        stdout=subprocess.PIPE, text=True,
+    )
+    time.sleep(1)  # reads start once writes are under way, and end before them
+    reads = wrk(base, "balances.lua", ADMIN, members, seconds, 4 if read_delay_ms else 8,
+                "r", read_delay_ms)
+    out, _ = writes.communicate()
+    return reads, _parse_wrk(out)
 
 
 def worker_rss_mb(server: subprocess.Popen[bytes]) -> float:
@@ -155,26 +182,25 @@ def measure(seconds: int = 10, members: int = 1000, workers: int = 2,
         after = _cpu_by_process_kind(server, url)
         accruals = writes["rps"] * seconds
         cpu_ms = {kind: (after[kind] - before[kind]) / accruals * 1000 for kind in after}
-        # Reads while writes run: two wrk processes at once.
-        with tempfile.TemporaryFile() as _:
-            env_writes = subprocess.Popen(
-                ["wrk", "-t", "1", "-c", "8", "-d", f"{seconds}s", "-s",
-                 str(HERE / "wrk" / "accruals.lua"), base],
-                env={**os.environ, "BENCH_TOKEN": token, "BENCH_MEMBERS": str(members),
-                     "BENCH_OCCURRED_AT": datetime.now(UTC).isoformat(), "BENCH_RUN": "b"},
-                stdout=subprocess.DEVNULL,
-            )
-            reads = wrk(base, "balances.lua", ADMIN, members, seconds, 8, "c")
-            env_writes.wait()
+        # As many reads and writes as 8 connections each can push: the CPU is saturated.
+        reads, reads_writes = _reads_while_writing(base, token, members, seconds, 0, 0)
+        # Reads and writes at a steady rate the machine sustains: 8 write connections pausing
+        # 40 ms between requests, 4 read connections pausing 20 ms.
+        paced, paced_writes = _reads_while_writing(base, token, members, seconds, 40, 20)
         rss = worker_rss_mb(server)
     return [
         Figure(f"POST /v1/accruals via serve ({connections} connections)", writes["rps"],
                "accruals/s", f"p50 {writes['p50']:.1f} ms, p99 {writes['p99']:.1f} ms, "
                f"non-2xx {writes['non2xx']:.0f}, socket errors {writes['socket_errors']:.0f}; "
                "CPU ms per accrual: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu_ms.items())),
-        Figure("GET balance p99 while accruals run", reads["p99"], "ms",
-               f"p50 {reads['p50']:.1f} ms, {reads['rps']:.0f} reads/s, "
-               f"non-2xx {reads['non2xx']:.0f}"),
+        Figure("GET balance p99 while accruals run (saturated)", reads["p99"], "ms",
+               f"p50 {reads['p50']:.1f} ms, {reads['rps']:.0f} reads/s beside "
+               f"{reads_writes['rps']:.0f} accruals/s, non-2xx "
+               f"{reads['non2xx'] + reads_writes['non2xx']:.0f}"),
+        Figure("GET balance p99 while accruals run (steady rate)", paced["p99"], "ms",
+               f"p50 {paced['p50']:.1f} ms, {paced['rps']:.0f} reads/s beside "
+               f"{paced_writes['rps']:.0f} accruals/s, non-2xx "
+               f"{paced['non2xx'] + paced_writes['non2xx']:.0f}"),
         Figure("peak RSS of an HTTP worker", rss, "MB"),
     ]
 

@@ -21,3 +21,11 @@ function request()
   return wrk.format("POST", "/v1/accruals",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
+
+-- BENCH_DELAY_MS > 0: each connection pauses that long between requests (a steady rate).
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if pause > 0 then
+  function delay()
+    return pause
+  end
+end
