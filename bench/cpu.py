@@ -37,12 +37,24 @@ def tree_cpu_seconds(root: int) -> float:
     while pending:
         pid = pending.pop()
         total += process_cpu_seconds(pid)
-        try:
-            with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as handle:
-                pending.extend(int(child) for child in handle.read().split())
-        except OSError:
-            pass
+        pending.extend(_children(pid))
     return total
+
+
+def _children(pid: int) -> list[int]:
+    # Each thread lists the children it started; a server may start them from any thread.
+    children: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children", encoding="ascii") as handle:
+                children.extend(int(child) for child in handle.read().split())
+        except OSError:
+            continue
+    return children
 
 
 def backend_cpu_seconds(database: str) -> dict[int, float]:

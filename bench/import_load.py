@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from bench.common import Figure, fresh_database
-from bench.cpu import measured
+from bench.cpu import measured, tree_cpu_seconds
 from bench.http_load import CLI, running_server, seed
 
 
@@ -27,21 +27,19 @@ def _accruals(run: str, count: int, members: int) -> list[dict[str, object]]:
     ]
 
 
-def wait_for_projections(base: str, timeout: float = 300.0) -> None:
-    """Until every projection has applied the log (ledger_projection_lag_events all 0).
+def wait_until_idle(server_pid: int, timeout: float = 300.0) -> None:
+    """Until the server's processes (HTTP workers, projection worker) use under 5% of a core.
 
     Each figure is timed without the previous figure's projection backlog competing for the
     machine's two cores; its own projection work still runs while it is timed."""
     deadline = time.monotonic() + timeout
+    before = tree_cpu_seconds(server_pid)
     while time.monotonic() < deadline:
-        lags = [
-            float(line.rsplit(" ", 1)[1])
-            for line in requests.get(base + "/metrics", timeout=10).text.splitlines()
-            if line.startswith("ledger_projection_lag_events{")
-        ]
-        if lags and not any(lags):
+        time.sleep(1.0)
+        now = tree_cpu_seconds(server_pid)
+        if now - before < 0.05:
             return
-        time.sleep(0.5)
+        before = now
 
 
 def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
@@ -52,7 +50,7 @@ def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
         headers = {"Authorization": f"Bearer {token}"}
         bodies = [_accruals(f"b{n}-", per_batch, members) for n in range(batches)]
         count = batches * per_batch
-        wait_for_projections(base)
+        wait_until_idle(server.pid)
         with measured(url, pid=server.pid) as cpu:
             for operations in bodies:
                 response = requests.post(base + "/v1/batches", headers=headers, timeout=600,
@@ -68,7 +66,7 @@ def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
                 for operation in _accruals("f", file_lines, members):
                     handle.write(json.dumps(operation) + "\n")
             env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_LOG_LEVEL": "WARNING"}
-            wait_for_projections(base)
+            wait_until_idle(server.pid)
             children = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             subprocess.run(
