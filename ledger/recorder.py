@@ -3,9 +3,10 @@
 The library sends a batch of events as one array of a composite type in text format, and
 psycopg escapes every byte of every event's state in Python to do so; for a batch that was
 about a fifth of the ledger's CPU per command. This recorder sends the same rows as four
-binary arrays (ids, versions, topics, states), which psycopg dumps in C. Everything else —
-the table lock that makes log order commit order, the NOTIFY, one statement per
-transaction, the returned notification ids in insertion order — is the library's.
+binary arrays (ids, versions, topics, states), whose elements psycopg dumps without
+escaping. Everything else is the library's: the transaction and its pipeline, the table
+lock that makes log order commit order, the NOTIFY, one INSERT for the whole batch, and the
+notification ids it returns in insertion order.
 """
 
 from __future__ import annotations
