@@ -56,7 +56,7 @@ class EventLog:
             statement = (
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state "
                 f"FROM {self.recorder.events_table_name} e "
-                "JOIN unnest(%s::uuid[], %s::int[]) AS k(id, v) "
+                "JOIN unnest(%b::uuid[], %b::int[]) AS k(id, v) "
                 "ON e.originator_id = k.id AND e.originator_version > k.v "
                 "ORDER BY e.originator_id, e.originator_version"
             )
