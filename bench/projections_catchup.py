@@ -39,7 +39,6 @@ from ledger.member import Member  # noqa: E402
 from ledger.partner import PartnerTerms  # noqa: E402
 from ledger.program import ProgramRules  # noqa: E402
 from projections.eventlog import open_ledger  # noqa: E402
-from projections.runner import ProjectionRunner  # noqa: E402
 from projections.worker import ProjectionWorker  # noqa: E402
 
 ADMIN_URL = "postgresql://root@127.0.0.1:5432/postgres"
@@ -105,7 +104,7 @@ def catch_up(url: str) -> dict[str, float]:
     settings = Settings(database_url=url)
     ledger = open_ledger(settings=settings)
     worker = ProjectionWorker(settings, ledger)
-    head = ProjectionRunner(ledger, worker._open().target).head()
+    head = int(worker.status()[0]["head"])
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     reached = worker.catch_up()
