@@ -51,6 +51,9 @@ STANDBY_SECONDS = 1.0
 # A catch-up returns this often to look at stop requests and the helpers.
 ROUND_SECONDS = 5.0
 HELPER_STOP_SECONDS = 30.0
+# A helper that keeps failing (the database is down, say) is restarted after 1, 2, 4 ... s,
+# at most this long; one that ran this long before it exited counts as healthy again.
+HELPER_BACKOFF_SECONDS = 30.0
 GROUP_NAMES = tuple(name for name, _ in GROUPS)
 
 
@@ -74,6 +77,7 @@ class ProjectionWorker:
             self.groups, self.helper_groups = tuple(groups or GROUP_NAMES), ()
         self._helpers: dict[str, subprocess.Popen[bytes]] = {}
         self._spawned_at: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
 
     def _open(self) -> ProjectionRunner:
         if self._runner is None:
@@ -186,17 +190,21 @@ class ProjectionWorker:
 
     def _keep_helpers(self) -> None:
         """Start the helpers of an active worker, and again any that exited."""
+        now = time.monotonic()
         for group in self.helper_groups:
             process = self._helpers.get(group)
             if process is not None and process.poll() is None:
                 continue
-            if time.monotonic() - self._spawned_at.get(group, -STANDBY_SECONDS) < STANDBY_SECONDS:
-                continue  # one that keeps failing is not restarted in a tight loop
             if process is not None:
+                ran = now - self._spawned_at[group]
+                failures = 0 if ran >= HELPER_BACKOFF_SECONDS else self._failures.get(group, 0)
+                if ran < min(STANDBY_SECONDS * 2 ** failures, HELPER_BACKOFF_SECONDS):
+                    continue  # not yet: one that keeps failing is not restarted in a tight loop
                 log.warning("projection helper for %s exited (%s); restarting it", group,
                             process.returncode)
+                self._failures[group] = failures + 1
             self._helpers[group] = self._spawn(group, once=False)
-            self._spawned_at[group] = time.monotonic()
+            self._spawned_at[group] = now
 
     # ------------------------------------------------------------ background
 

@@ -4,6 +4,7 @@ copes with groups standing at different positions."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,3 +140,38 @@ def test_the_worker_registers_every_projection_and_catches_up(
         assert _snapshot(ProjectionRunner(ledger, target)) == _replayed(ledger)
     finally:
         worker.stop()
+
+
+class _Exited:
+    """A helper process that has already exited."""
+
+    returncode = 1
+
+    def poll(self) -> int:
+        return self.returncode
+
+
+def test_a_failing_helper_is_restarted_with_growing_pauses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from projections import worker as worker_module
+
+    now = [1000.0]
+    monkeypatch.setattr(worker_module.time, "monotonic", lambda: now[0])
+    worker = ProjectionWorker(Settings(database_url="postgresql://nowhere/none"))
+    spawned: list[float] = []
+
+    def spawn(group: str, once: bool) -> Any:
+        assert (group, once) == ("finance", False)
+        spawned.append(now[0])
+        return _Exited()
+
+    monkeypatch.setattr(worker, "_spawn", spawn)
+    for _ in range(200):  # a round every 0.25 s for 50 s
+        worker._keep_helpers()
+        now[0] += 0.25
+    gaps = [later - earlier for earlier, later in itertools.pairwise(spawned)]
+    assert gaps == [1.0, 2.0, 4.0, 8.0, 16.0]
+    now[0] = spawned[-1] + 30.0  # it ran long enough to count as healthy again
+    worker._keep_helpers()
+    assert worker._failures["finance"] == 1
