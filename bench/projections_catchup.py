@@ -8,8 +8,8 @@ real domain events (members enroll, earn at three partners with tier upgrades, r
 cancel), made by the aggregates in memory and stored in chunks through the ledger's recorder,
 so writing them does not dominate. The catch-up then runs in a fresh process exactly as
 `loyalty-ledger project --once` does (one process per projection group on PostgreSQL), which
-reports the peak RSS of each process and the CPU time per event all of them spent (user +
-system, the database server's not included).
+reports the peak RSS of its processes and the CPU time per event they (user + system) and
+the database's PostgreSQL backends spent.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import random
 import resource
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from api.migrate import migrate  # noqa: E402
 from bench.common import Figure  # noqa: E402
+from bench.cpu import backend_cpu_seconds, process_cpu_seconds  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.member import Member  # noqa: E402
@@ -105,9 +107,11 @@ def catch_up(url: str) -> dict[str, float]:
     ledger = open_ledger(settings=settings)
     worker = ProjectionWorker(settings, ledger)
     head = int(worker.status()[0]["head"])
+    backends = _BackendWatch(url.rsplit("/", 1)[1])
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    reached = worker.catch_up()
+    with backends:
+        reached = worker.catch_up()
     seconds = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu_before
     assert reached == head, (reached, head)
@@ -118,8 +122,42 @@ def catch_up(url: str) -> dict[str, float]:
     return {"events": head, "seconds": round(seconds, 2),
             "events_per_second": round(head / seconds),
             "cpu_us_per_event": round(cpu / head * 1e6, 1),
+            "postgres_cpu_us_per_event": round(backends.seconds() / head * 1e6, 1),
             "processes": 1 + len(worker.helper_groups),
             "peak_rss_mb": round(max(own, helpers), 1)}
+
+
+class _BackendWatch(threading.Thread):
+    """CPU of the database's PostgreSQL backends while the catch-up runs. They exit with the
+    helper processes, before the catch-up returns, so they are read every half second (the
+    last half second of each is missed; the server runs on this machine)."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(daemon=True)
+        self._database = database
+        self._done = threading.Event()
+        self._before: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+
+    def __enter__(self) -> _BackendWatch:
+        self._before = backend_cpu_seconds(self._database)
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        while True:
+            self._last.update(backend_cpu_seconds(self._database))
+            for pid in list(self._last):
+                self._last[pid] = max(self._last[pid], process_cpu_seconds(pid))
+            if self._done.wait(0.5):
+                return
+
+    def seconds(self) -> float:
+        return sum(cpu - self._before.get(pid, 0.0) for pid, cpu in self._last.items())
 
 
 def _cpu_seconds() -> float:
@@ -163,8 +201,9 @@ def measure(events: int = 1_000_000) -> list[Figure]:
     return [
         Figure(f"projection catch-up from {int(result['events']):,} events",
                result["events_per_second"], "events/s",
-               f"{result['seconds']} s; {result['cpu_us_per_event']} µs CPU per event in "
-               f"{int(result['processes'])} processes, database server excluded"),
+               f"{result['seconds']} s; CPU per event {result['cpu_us_per_event']} µs in "
+               f"{int(result['processes'])} processes + "
+               f"{result['postgres_cpu_us_per_event']} µs PostgreSQL"),
         Figure("peak RSS of a catch-up process", result["peak_rss_mb"], "MB"),
     ]
 
