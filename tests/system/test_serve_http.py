@@ -118,13 +118,18 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def test_a_partners_day_over_http(service: Service) -> None:
-    s = service
+def open_shop(s: Service) -> str:
+    """Register partner `shop` (earning 1 point per EUR) and return a partner key for it."""
     s.call("POST", "/v1/partners", {"partner_id": "shop", "name": "Shop", "currency": "EUR",
                                     "earn_rate": "1", "funding_rate": "0.01",
                                     "reimbursement_rate": "0.008", "pending_days": 0})
-    shop = s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop",
-                                       "name": "shop till"})["key"]
+    return str(s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop",
+                                           "name": "shop till"})["key"])
+
+
+def test_a_partners_day_over_http(service: Service) -> None:
+    s = service
+    shop = open_shop(s)
 
     assert s.call("POST", "/v1/members", {"member_id": "m1"}, shop)["balance"]["available"] == 0
     accrual = s.call("POST", "/v1/accruals", {
@@ -191,11 +196,7 @@ def test_a_partners_day_over_http(service: Service) -> None:
 def test_concurrent_writes_are_each_answered_as_if_alone(service: Service) -> None:
     """Concurrent requests share batches inside a worker; each answer is its own."""
     s = service
-    s.call("POST", "/v1/partners", {"partner_id": "shop", "name": "Shop", "currency": "EUR",
-                                    "earn_rate": "1", "funding_rate": "0.01",
-                                    "reimbursement_rate": "0.008", "pending_days": 0})
-    shop = s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop",
-                                       "name": "shop till"})["key"]
+    shop = open_shop(s)
     for member in ("m1", "m2"):
         s.call("POST", "/v1/members", {"member_id": member}, shop)
     at = now()
