@@ -305,8 +305,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--once", action="store_true", help="catch up to the head, then exit")
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    worker = ProjectionWorker(Settings(**json.load(sys.stdin)), groups=[args.group])
+    settings = Settings(**json.load(sys.stdin))
+    # The service's JSON log lines, like the worker that started this helper.
+    from api.logs import configure
+
+    configure(settings)
+    worker = ProjectionWorker(settings, groups=[args.group])
     if not args.once:  # (a one-off catch-up may just die: its batches are exactly-once)
         signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
     try:

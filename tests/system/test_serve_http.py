@@ -190,6 +190,14 @@ def test_a_partners_day_over_http(service: Service) -> None:
     assert s.stop() == 0
     errors = s.stderr.read_text()
     assert "Traceback" not in errors, errors[-3000:]
+    # Every projection process (on PostgreSQL the finance group runs in a helper) logs JSON.
+    active = [json.loads(line) for line in errors.splitlines()
+              if "projection runner active" in line]
+    on_postgres = s.env["LEDGER_DATABASE_URL"].startswith("postgresql")
+    assert sorted(line["message"] for line in active) == (
+        ["projection runner active (finance)", "projection runner active (members)"]
+        if on_postgres else ["projection runner active (members, finance)"]
+    )
     assert len(re.findall(r"llk_[A-Za-z0-9_-]+", s.stdout.read_text())) == 1
 
 
