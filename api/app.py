@@ -68,7 +68,9 @@ def create_app(
     )
     # Concurrent partner writes in this process run as one batch (ledger/group_execution.py).
     app.extensions["group_executor"] = (
-        GroupExecutor(lambda commands: app.extensions["ledger"].execute_batch(commands))
+        GroupExecutor(
+            lambda commands: app.extensions["ledger"].execute_batch(commands, log_commands=False)
+        )
         if settings.group_commit
         else None
     )

@@ -22,6 +22,7 @@ from ledger.access import ROLES, ApiKey, key_id_for, new_token, token_hash
 from ledger.aggregate_cache import AggregateCache
 from ledger.clock import Clock, SystemClock
 from ledger.collector import collector_paused
+from ledger.command_log import log_command
 from ledger.commands import (
     Accrue,
     Adjust,
@@ -484,15 +485,19 @@ class Ledger(Application[UUID]):
         return self.execute(command)
 
     def execute(self, command: Command) -> Outcome:
+        result = self._execute_alone(command)
+        log_command(command, result)
+        if isinstance(result, LedgerError):
+            raise result
+        return result
+
+    def _execute_alone(self, command: Command) -> Outcome | LedgerError:
         try:
-            outcome = self._run(
+            return self._run(
                 lambda uow, now: self._handle(uow, now, command), _ids_needed([command])
             )
         except LedgerError as error:
-            _log_command(command, error)
-            raise
-        _log_command(command, outcome)
-        return outcome
+            return error
 
     def _handle(self, uow: UnitOfWork, now: datetime, command: Command) -> dict[str, Any]:
         if isinstance(command, Enroll):
@@ -541,11 +546,14 @@ class Ledger(Application[UUID]):
 
     # ------------------------------------------------------------------ batches
 
-    def execute_batch(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
+    def execute_batch(
+        self, commands: Sequence[Command], log_commands: bool = True
+    ) -> list[Outcome | LedgerError]:
         """Apply commands in order, each atomic on its own, many per transaction.
 
         If a chunk's transaction loses to a concurrent writer, that chunk is redone one
         command at a time (each with its own retries), so only conflicting work is repeated.
+        Without `log_commands` the caller writes each command's log line (`log_command`).
         """
         results: list[Outcome | LedgerError] = []
         for start in range(0, len(commands), BATCH_CHUNK):
@@ -553,15 +561,11 @@ class Ledger(Application[UUID]):
             try:
                 chunk_results = self._execute_chunk(chunk)
             except IntegrityError:
-                for command in chunk:
-                    try:
-                        results.append(self.execute(command))
-                    except LedgerError as error:
-                        results.append(error)
-            else:
+                chunk_results = [self._execute_alone(command) for command in chunk]
+            if log_commands:
                 for command, result in zip(chunk, chunk_results, strict=True):
-                    _log_command(command, result)
-                results.extend(chunk_results)
+                    log_command(command, result)
+            results.extend(chunk_results)
         return results
 
     def _execute_chunk(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
@@ -651,25 +655,6 @@ class Ledger(Application[UUID]):
                 position = positions.get(mark.anchor)
                 if position is not None:
                     report.position = max(report.position or 0, position)
-
-
-def _log_command(command: Command, result: Outcome | LedgerError) -> None:
-    if not log.isEnabledFor(logging.INFO):  # a batch logs every command: skip building them
-        return
-    if isinstance(result, LedgerError):
-        outcome, member_id = result.slug, getattr(command, "member_id", None)
-    else:
-        outcome = "replayed" if result.replayed else "applied"
-        member_id = result.body.get("member_id", getattr(command, "member_id", None))
-    transaction_id = getattr(command, "transaction_id", getattr(command, "adjustment_id", None))
-    fields = {
-        "operation": command.operation,
-        "partner_id": getattr(command, "partner_id", None),
-        "member_id": member_id,
-        "transaction_id": transaction_id,
-        "outcome": outcome,
-    }
-    log.info("command %s %s", command.operation, outcome, extra={"fields": fields})
 
 
 def _idempotency_key(command: Command) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ledger.command_log import log_command
 from ledger.commands import Command
 from ledger.errors import LedgerError
 from ledger.grouping import Grouper, Waiting
@@ -29,8 +30,17 @@ class GroupExecutor(Grouper[Command]):
         self._execute_batch = execute_batch
 
     def execute(self, command: Command) -> Any:
-        """What `Ledger.execute(command)` gives, computed together with concurrent commands."""
-        return self._submit(command)
+        """What `Ledger.execute(command)` gives, computed together with concurrent commands.
+
+        The command's log line is written here, in the caller's thread, so it carries the
+        caller's context; `execute_batch` must therefore not log (`log_commands=False`)."""
+        try:
+            outcome = self._submit(command)
+        except LedgerError as error:
+            log_command(command, error)
+            raise
+        log_command(command, outcome)
+        return outcome
 
     def _process(self, group: list[Waiting[Command]]) -> None:
         results = self._execute_batch([waiting.item for waiting in group])

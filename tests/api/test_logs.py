@@ -40,6 +40,7 @@ def test_log_lines_are_json_and_carry_no_secrets(
     command = next(line for line in lines if line.get("operation") == "accrue")
     assert command["partner_id"] == "p1" and command["member_id"] == "m1"
     assert command["transaction_id"] == "t1" and command["outcome"] == "applied"
+    assert command["request_id"] == accrual["request_id"]  # though it ran in a group
 
     text = "\n".join(json.dumps(line) for line in lines)
     secrets = [deployment.partner_key, hashlib.sha256(deployment.partner_key.encode()).hexdigest(),

@@ -30,7 +30,7 @@ class HeldBatches:
             self.first_started.set()
             self.release.wait(10)
         self.sizes.append(len(commands))
-        return self.ledger.execute_batch(commands)
+        return self.ledger.execute_batch(commands, log_commands=False)
 
 
 def _run_queued(executor: GroupExecutor, batches: HeldBatches, commands: list[Command],
