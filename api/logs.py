@@ -1,83 +1,35 @@
-"""Structured logs: one JSON object per line, secrets scrubbed before anything is written.
+"""The API's log lines: one `request` line per HTTP request, and every line written while a
+request is handled carries its request id and route.
 
-Lines: `request` (one per HTTP request, from here), `command` (one per ledger command, from
-ledger.application), and warnings/errors with the request they happened in. Extra fields
-travel in `extra={"fields": {...}}`. API keys, key hashes and database passwords never reach a
-line: they are never put in one, and the formatter also masks bearer tokens, URL passwords and
-the configured secrets wherever they might appear (an exception message, say).
+The JSON format and the scrubbing of secrets are the service's (`ledger/json_logging.py`);
+`command` lines come from the ledger (`ledger/command_log.py`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import sys
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
 from api.metrics import route_of
+from ledger import json_logging
 from ledger.config import Settings
-
-MASK = "***"
-_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)")
-_HEX_DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
-_API_TOKEN = re.compile(r"llk_[A-Za-z0-9_-]+")
-_MANAGED_MARK = "_ledger_json"
 
 access_log = logging.getLogger("api.access")
 
 
-class JsonFormatter(logging.Formatter):
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+class RequestContext(logging.Filter):
+    """Adds the request id and route template to lines written inside a request."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+    def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
-            line["request_id"] = g.get("request_id")
-            line.setdefault("route", route_of())
-        line.update(getattr(record, "fields", None) or {})
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return self.scrub(json.dumps(line, default=str))
-
-    def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
-        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(2), text)
-        text = _API_TOKEN.sub(MASK, text)
-        return _HEX_DIGEST.sub(MASK, text)
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    env = settings.persistence_env() if settings.backend == "postgres" else {}
-    return [s for s in (settings.admin_key, env.get("POSTGRES_PASSWORD")) if s]
+            record.context = {"request_id": g.get("request_id"), "route": route_of()}
+        return True
 
 
 def configure(settings: Settings) -> None:
-    """Route every log line through one JSON handler on stderr (idempotent)."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, _MANAGED_MARK, False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(secrets_of(settings)))
-    setattr(handler, _MANAGED_MARK, True)
-    root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
+    json_logging.configure(settings, RequestContext())
 
 
 def install(app: Flask) -> None:

@@ -39,6 +39,7 @@ from typing import Any
 
 import psycopg
 
+from ledger import json_logging
 from ledger.application import Ledger
 from ledger.config import Settings
 from projections.definitions import GROUPS
@@ -306,10 +307,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
     settings = Settings(**json.load(sys.stdin))
-    # The service's JSON log lines, like the worker that started this helper.
-    from api.logs import configure
-
-    configure(settings)
+    json_logging.configure(settings)  # the service's JSON lines, like its worker's
     worker = ProjectionWorker(settings, groups=[args.group])
     if not args.once:  # (a one-off catch-up may just die: its batches are exactly-once)
         signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
