@@ -5,12 +5,10 @@ copes with groups standing at different positions."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from api.migrate import migrate
 from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.config import Settings
@@ -21,14 +19,6 @@ from projections.worker import ProjectionWorker
 from tests.integration.test_projections import build_coalition
 
 GROUP_NAMES = [name for name, _ in GROUPS]
-
-
-@pytest.fixture
-def target(ledger: Ledger) -> Iterator[Target]:
-    migrate(ledger.settings)
-    projection_target = open_target(ledger.settings)
-    yield projection_target
-    projection_target.close()
 
 
 def _snapshot(runner: ProjectionRunner) -> dict[str, list[dict[str, Any]]]:

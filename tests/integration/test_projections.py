@@ -14,14 +14,12 @@ The coalition (program: enrollment bonus 50, lots live one month, default tiers)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from api.migrate import migrate
 from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.commands import Accrue, Adjust, Enroll, Redeem, ReverseAccrual, ReverseRedemption
@@ -94,14 +92,6 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
                                  reason="goodwill"))
         else:
             ledger.change_member_status("m3", "close")
-
-
-@pytest.fixture
-def target(ledger: Ledger) -> Iterator[Target]:
-    migrate(ledger.settings)
-    projection_target = open_target(ledger.settings)
-    yield projection_target
-    projection_target.close()
 
 
 @pytest.fixture
