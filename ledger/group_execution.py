@@ -14,12 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
 from ledger.command_log import log_command
 from ledger.commands import Command
 from ledger.errors import LedgerError
 from ledger.grouping import Grouper, Waiting
 
 ExecuteBatch = Callable[[Sequence[Command]], Sequence[Any]]
+# Failures of the database or its driver: not a command's fault, so not retried one by one.
+STORE_ERRORS: tuple[type[Exception], ...] = (PersistenceError, psycopg.Error)
 
 
 class GroupExecutor(Grouper[Command]):
@@ -43,9 +48,26 @@ class GroupExecutor(Grouper[Command]):
         return outcome
 
     def _process(self, group: list[Waiting[Command]]) -> None:
-        results = self._execute_batch([waiting.item for waiting in group])
+        try:
+            results = self._execute_batch([waiting.item for waiting in group])
+        except STORE_ERRORS:
+            raise  # the store is down: every command of the group hears it
+        except Exception:
+            if len(group) == 1:
+                raise
+            # A fault in one command (a bug, not a LedgerError) must not fail the others of
+            # its group: each runs again alone, and only the faulty one gets the error.
+            for waiting in group:
+                self._finish_alone(waiting)
+            return
         for waiting, result in zip(group, results, strict=True):
             if isinstance(result, LedgerError):
                 waiting.finish(error=result)
             else:
                 waiting.finish(result)
+
+    def _finish_alone(self, waiting: Waiting[Command]) -> None:
+        try:
+            self._process([waiting])
+        except Exception as error:
+            waiting.finish(error=error)

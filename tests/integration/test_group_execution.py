@@ -94,3 +94,45 @@ def test_a_failing_store_reaches_every_command_of_the_group() -> None:
         executor.execute(redemption("r1", 5, T0))
     with pytest.raises(ConnectionError):  # and the next group tries again
         executor.execute(redemption("r2", 5, T0))
+
+
+def test_a_faulty_command_fails_alone_and_its_group_is_answered() -> None:
+    """A command whose handling raises (a bug, not a LedgerError) does not fail its group."""
+    poison = redemption("poison", 5, T0)
+    groups: list[list[str]] = []
+    started, release = threading.Event(), threading.Event()
+
+    def execute_batch(commands: Sequence[Command]) -> list[Any]:
+        if not groups:
+            started.set()
+            release.wait(10)
+        groups.append([c.transaction_id for c in commands])  # type: ignore[attr-defined]
+        if poison in commands:
+            raise ValueError("a bug in one command")
+        return [f"done {c.transaction_id}" for c in commands]  # type: ignore[attr-defined]
+
+    executor = GroupExecutor(execute_batch)
+    commands = [redemption("first", 1, T0), redemption("a", 1, T0), poison,
+                redemption("b", 1, T0)]
+    results: list[Any] = [None] * len(commands)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = executor.execute(commands[index])
+        except ValueError as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(commands))]
+    threads[0].start()
+    assert started.wait(10)
+    for queued, thread in enumerate(threads[1:], start=1):
+        thread.start()
+        while executor._queue.qsize() < queued:
+            threading.Event().wait(0.001)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert groups == [["first"], ["a", "poison", "b"], ["a"], ["poison"], ["b"]]
+    assert results[0] == "done first" and results[1] == "done a" and results[3] == "done b"
+    assert isinstance(results[2], ValueError)
