@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger.application import Ledger
+from ledger.application import Ledger, Outcome
 from ledger.commands import Command
 from ledger.errors import InsufficientPoints
 from ledger.group_execution import GroupExecutor
@@ -109,7 +109,7 @@ def test_a_faulty_command_fails_alone_and_its_group_is_answered() -> None:
         groups.append([c.transaction_id for c in commands])  # type: ignore[attr-defined]
         if poison in commands:
             raise ValueError("a bug in one command")
-        return [f"done {c.transaction_id}" for c in commands]  # type: ignore[attr-defined]
+        return [Outcome({"done": c.transaction_id}) for c in commands]  # type: ignore[attr-defined]
 
     executor = GroupExecutor(execute_batch)
     commands = [redemption("first", 1, T0), redemption("a", 1, T0), poison,
@@ -134,5 +134,5 @@ def test_a_faulty_command_fails_alone_and_its_group_is_answered() -> None:
         thread.join(10)
 
     assert groups == [["first"], ["a", "poison", "b"], ["a"], ["poison"], ["b"]]
-    assert results[0] == "done first" and results[1] == "done a" and results[3] == "done b"
+    assert [results[i].body["done"] for i in (0, 1, 3)] == ["first", "a", "b"]
     assert isinstance(results[2], ValueError)
