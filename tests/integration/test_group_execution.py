@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -17,20 +17,20 @@ from tests.unit.member_helpers import T0
 
 
 class HeldBatches:
-    """`Ledger.execute_batch`, recording group sizes; the first group waits to be released."""
+    """A group's `execute_batch`, recording each group; the first waits to be released."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.sizes: list[int] = []
+    def __init__(self, execute_batch: Callable[[Sequence[Command]], list[Any]]) -> None:
+        self.execute_batch = execute_batch
+        self.groups: list[list[str]] = []
         self.first_started = threading.Event()
         self.release = threading.Event()
 
     def __call__(self, commands: Sequence[Command]) -> list[Any]:
-        if not self.sizes:
+        if not self.groups:
             self.first_started.set()
             self.release.wait(10)
-        self.sizes.append(len(commands))
-        return self.ledger.execute_batch(commands, log_commands=False)
+        self.groups.append([c.transaction_id for c in commands])  # type: ignore[attr-defined]
+        return self.execute_batch(commands)
 
 
 def _run_queued(executor: GroupExecutor, batches: HeldBatches, commands: list[Command],
@@ -59,7 +59,7 @@ def _run_queued(executor: GroupExecutor, batches: HeldBatches, commands: list[Co
 
 def test_waiting_commands_run_as_one_batch_each_answered_as_if_alone(ledger: Ledger) -> None:
     open_shop(ledger, "m1", "m2")
-    batches = HeldBatches(ledger)
+    batches = HeldBatches(lambda commands: ledger.execute_batch(commands, log_commands=False))
     executor = GroupExecutor(batches)
     first_accrual = accrual("a2", "20.00", T0, member_id="m2")
 
@@ -72,7 +72,7 @@ def test_waiting_commands_run_as_one_batch_each_answered_as_if_alone(ledger: Led
         redemption("r2", 5, T0),
     ])
 
-    assert batches.sizes == [1, 5]
+    assert batches.groups == [["a0"], ["a1", "a2", "r1", "a2", "r2"]]
     a0, a1, a2, r1, a2_again, r2 = results
     assert [a0.body["points"], a1.body["points"], a2.body["points"]] == [1, 10, 20]
     assert isinstance(r1, InsufficientPoints)
@@ -99,40 +99,17 @@ def test_a_failing_store_reaches_every_command_of_the_group() -> None:
 def test_a_faulty_command_fails_alone_and_its_group_is_answered() -> None:
     """A command whose handling raises (a bug, not a LedgerError) does not fail its group."""
     poison = redemption("poison", 5, T0)
-    groups: list[list[str]] = []
-    started, release = threading.Event(), threading.Event()
 
     def execute_batch(commands: Sequence[Command]) -> list[Any]:
-        if not groups:
-            started.set()
-            release.wait(10)
-        groups.append([c.transaction_id for c in commands])  # type: ignore[attr-defined]
         if poison in commands:
             raise ValueError("a bug in one command")
         return [Outcome({"done": c.transaction_id}) for c in commands]  # type: ignore[attr-defined]
 
-    executor = GroupExecutor(execute_batch)
-    commands = [redemption("first", 1, T0), redemption("a", 1, T0), poison,
-                redemption("b", 1, T0)]
-    results: list[Any] = [None] * len(commands)
+    batches = HeldBatches(execute_batch)
+    results = _run_queued(GroupExecutor(batches), batches, [
+        redemption("first", 1, T0), redemption("a", 1, T0), poison, redemption("b", 1, T0),
+    ])
 
-    def run(index: int) -> None:
-        try:
-            results[index] = executor.execute(commands[index])
-        except ValueError as error:
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(commands))]
-    threads[0].start()
-    assert started.wait(10)
-    for queued, thread in enumerate(threads[1:], start=1):
-        thread.start()
-        while executor._queue.qsize() < queued:
-            threading.Event().wait(0.001)
-    release.set()
-    for thread in threads:
-        thread.join(10)
-
-    assert groups == [["first"], ["a", "poison", "b"], ["a"], ["poison"], ["b"]]
+    assert batches.groups == [["first"], ["a", "poison", "b"], ["a"], ["poison"], ["b"]]
     assert [results[i].body["done"] for i in (0, 1, 3)] == ["first", "a", "b"]
     assert isinstance(results[2], ValueError)
