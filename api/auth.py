@@ -61,7 +61,7 @@ def require_roles(*roles: str) -> Callable[[F], F]:
             "security": [{SECURITY_SCHEME: []}],
             "x-roles": list(roles),
         }
-        documented_problems(apidoc, "unauthorized", "forbidden", "unavailable")
+        documented_problems(wrapper, "unauthorized", "forbidden", "unavailable")
         return cast(F, wrapper)
 
     return decorate

@@ -26,7 +26,7 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
 
         def decorate(view: Callable[..., Any]) -> Any:
             parsed = parse(view)
-            documented_problems(parsed.__dict__.setdefault("_apidoc", {}), "malformed-request")
+            documented_problems(parsed, "malformed-request")
             return parsed
 
         return decorate
@@ -36,7 +36,7 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
 
         def decorate(view: Callable[..., Any]) -> Any:
             if "<" in rule:  # the path names a resource, which may not exist
-                documented_problems(view.__dict__.setdefault("_apidoc", {}), "not-found")
+                documented_problems(view, "not-found")
             return register(view)
 
         return decorate

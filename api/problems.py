@@ -60,12 +60,12 @@ TITLES: dict[str, str] = {
 }
 
 
-def documented_problems(apidoc: dict[str, Any], *slugs: str) -> None:
-    """Record in a view's OpenAPI doc that it may answer these problems.
-
-    Each status refers to the problem+json response component of that name (`LedgerApi`).
+def documented_problems(view: Any, *slugs: str) -> None:
+    """Record in a view's OpenAPI doc (flask-smorest's `_apidoc`) that it may answer these
+    problems. Each status refers to the problem+json response component of that name
+    (`LedgerApi`).
     """
-    manual = apidoc.setdefault("manual_doc", {})
+    manual = view.__dict__.setdefault("_apidoc", {}).setdefault("manual_doc", {})
     responses = manual.setdefault("responses", {})
     for slug in slugs:
         status = STATUS_BY_SLUG[slug]

@@ -99,8 +99,7 @@ def documented_write(blp: Blueprint, schema: type[Schema]) -> Callable[[V], V]:
             headers={REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}},
         )
         documented = blp.response(201, schema)(replay(view))
-        documented_problems(documented.__dict__.setdefault("_apidoc", {}), "not-found",
-                            "idempotency-conflict")
+        documented_problems(documented, "not-found", "idempotency-conflict")
         return cast(V, documented)
 
     return decorate
