@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import requests
 
 from bench.common import Figure, fresh_database
+from bench.cpu import backend_cpu_seconds, process_cpu_seconds, tree_cpu_seconds
 
 ADMIN = "bench-admin-key"
 HERE = Path(__file__).parent
@@ -138,38 +138,18 @@ def worker_rss_mb(server: subprocess.Popen[bytes]) -> float:
     return peak
 
 
-def _cpu_seconds(pid: str) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:  # it ended
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _descendants(pid: int) -> list[str]:
-    found: list[str] = []
-    pending = [str(pid)]
-    while pending:
-        children = subprocess.run(["pgrep", "-P", pending.pop()], capture_output=True,
-                                  text=True).stdout.split()
-        found += children
-        pending += children
-    return found
-
-
 def _cpu_by_process_kind(server: subprocess.Popen[bytes], url: str) -> dict[str, float]:
     """CPU seconds so far of the HTTP workers, the projection processes and PostgreSQL."""
-    http = [pid for pid in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
-                                          text=True).stdout.split()
-            if "api.serve" not in Path(f"/proc/{pid}/cmdline").read_text()]
-    background = [pid for pid in _descendants(server.pid) if pid not in http]
-    database = url.rsplit("/", 1)[1]
-    with psycopg.connect(url) as conn:
-        backends = [str(row[0]) for row in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (database,))]
-    return {kind: sum(_cpu_seconds(pid) for pid in pids) for kind, pids in
-            (("http", http), ("projections", background), ("postgres", backends))}
+    children = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True,
+                              text=True).stdout.split()
+    background = [int(pid) for pid in children
+                  if "api.serve" in Path(f"/proc/{pid}/cmdline").read_text()]
+    http = [int(pid) for pid in children if int(pid) not in background]
+    return {
+        "http": sum(process_cpu_seconds(pid) for pid in http),
+        "projections": sum(tree_cpu_seconds(pid) for pid in background),
+        "postgres": sum(backend_cpu_seconds(url.rsplit("/", 1)[1]).values()),
+    }
 
 
 def measure(seconds: int = 10, members: int = 1000, workers: int = 2,
