@@ -55,23 +55,23 @@ STATEMENT = table(
     pending_after="int", detail="text",
 )
 TIERS = table(
-    "member_tiers", ("member_key",),
+    "member_tiers", ("member_key",), merged=True,
     member_key="text", tier="text", since="time", guaranteed_until="time",
 )
 SPEND = table(
-    "qualifying_spend", ("accrual_id",),
+    "qualifying_spend", ("accrual_id",), merged=True,
     accrual_id="text", member_key="text", occurred_at="time", amount="decimal",
     refunded="decimal",
 )
 PARTNER_DAYS = table(
-    "partner_positions", ("partner_id", "day"),
+    "partner_positions", ("partner_id", "day"), merged=True,
     partner_id="text", day="date", currency="text", points_issued="int",
     amount_funded="decimal", points_reversed="int", amount_reversed="decimal",
     points_redeemed="int", amount_reimbursed="decimal", points_restored="int",
     amount_restored="decimal",
 )
 BREAKAGE_DAYS = table(
-    "breakage_daily", ("source", "day"),
+    "breakage_daily", ("source", "day"), merged=True,
     source="text", day="date", points_expired="int", points_forfeited="int",
 )
 POSTINGS = table(

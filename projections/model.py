@@ -33,12 +33,22 @@ class Column:
     def default(self) -> Any:
         return {"int": 0, "decimal": ZERO, "bool": False}.get(self.type)
 
+    @property
+    def additive(self) -> bool:
+        """Whether `Upsert.add` can apply to it (and a merge adds it: see `Table.merged`)."""
+        return self.type in ("int", "decimal")
+
 
 @dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
+    # No projection reads this table back (`Rows.get` refuses it), so the runner never loads
+    # its rows: it writes each batch's changes of a row as one merge into whatever row is
+    # stored (columns an `Upsert` set are replaced, numbers are added), which spares a
+    # load of the row and works the same when the row is not there yet.
+    merged: bool = False
     column_names: tuple[str, ...] = field(init=False, compare=False)
     values: frozenset[str] = field(init=False, compare=False)  # the columns that are not the key
     # A row's values in `column_names` order, as a tuple (what the targets write).
@@ -64,10 +74,10 @@ class Table:
         return tuple(row[name] for name in self.key)
 
 
-def table(name: str, key: tuple[str, ...], **columns: str) -> Table:
+def table(name: str, key: tuple[str, ...], merged: bool = False, **columns: str) -> Table:
     for kind in columns.values():
         assert kind in COLUMN_TYPES, kind
-    return Table(name, tuple(Column(n, t) for n, t in columns.items()), key)
+    return Table(name, tuple(Column(n, t) for n, t in columns.items()), key, merged)
 
 
 class Fact(NamedTuple):

@@ -45,6 +45,10 @@ class BatchRows:
         self._waiting: dict[str, dict[tuple[Any, ...], list[Any]]] = defaultdict(dict)
         self._dirty: dict[str, dict[tuple[Any, ...], None]] = defaultdict(dict)
         self.inserts: dict[str, list[Row]] = defaultdict(list)
+        self._merged = {name for name, t in tables.items() if t.merged}
+        # Per merged table and key: the row the batch's changes make from the column
+        # defaults, and the columns they set (the others are kept, or added to, in the store).
+        self._merges: dict[str, dict[tuple[Any, ...], tuple[Row, set[str]]]] = defaultdict(dict)
 
     def prefetch(self, wanted: Iterable[RowKey]) -> None:
         by_table: dict[str, dict[tuple[Any, ...], None]] = defaultdict(dict)
@@ -55,6 +59,9 @@ class BatchRows:
             self._load(name, list(keys))
 
     def _load(self, name: str, keys: list[tuple[Any, ...]]) -> None:
+        if name in self._merged:
+            # Its stored rows lag behind the merges of the batch being written meanwhile.
+            raise RuntimeError(f"{name} is a merged table: no projection may read it")
         found = self._target.load(self._tables[name], keys)
         known = self._rows[name]
         waiting = self._waiting[name]
@@ -75,6 +82,9 @@ class BatchRows:
             self.inserts[change.table].append(change.row)  # type: ignore[arg-type]
             return
         name, key, put, add = change  # type: ignore[misc]
+        if name in self._merged:
+            self._merge(name, key, put, add)
+            return
         self._dirty[name][key] = None
         known = self._rows[name]
         row = known.get(key, _UNREAD)
@@ -105,6 +115,33 @@ class BatchRows:
             rows = self._rows[name]
             values = table.row_values
             result[table] = [values(row) for key in keys if (row := rows[key]) is not None]
+        return result
+
+    def _merge(
+        self, name: str, key: tuple[Any, ...], put: Mapping[str, Any], add: Mapping[str, Any]
+    ) -> None:
+        merges = self._merges[name]
+        merge = merges.get(key)
+        if merge is None:
+            merge = merges[key] = (self._tables[name].new_row(key), set())
+        row, assigned = merge
+        if put:
+            row.update(put)
+            assigned.update(put)
+        for column, delta in add.items():
+            row[column] += delta
+
+    def merges(self) -> dict[Table, dict[frozenset[str], list[Values]]]:
+        """The merged tables' changes as value tuples, by the set of columns they assign
+        (see `Target.commit_batch`)."""
+        result: dict[Table, dict[frozenset[str], list[Values]]] = {}
+        for name, merges in self._merges.items():
+            table = self._tables[name]
+            values = table.row_values
+            by_columns: dict[frozenset[str], list[Values]] = defaultdict(list)
+            for row, assigned in merges.values():
+                by_columns[frozenset(assigned)].append(values(row))
+            result[table] = dict(by_columns)
         return result
 
     def carry(self) -> Carried:
@@ -254,7 +291,7 @@ class ProjectionRunner:
                     return None  # batch n was not applied, so n+1 must not be either
                 inserts = {lane.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
                 writing = pipeline.write(self.target.commit_batch, upserts, inserts, lane.names,
-                                         old, new)
+                                         old, new, rows.merges())
                 carried, old = rows.carry(), new
             return old if writing is None or writing.result() else None
 
@@ -272,7 +309,8 @@ class ProjectionRunner:
         rows = self._batch_rows(lane, logged, recorded_until, {})
         upserts = rows.upserts()
         inserts = {lane.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
-        return self.target.commit_batch(upserts, inserts, lane.names, old, logged[-1].position)
+        return self.target.commit_batch(upserts, inserts, lane.names, old, logged[-1].position,
+                                        rows.merges())
 
     def _batch_rows(
         self,

@@ -12,11 +12,12 @@ import fcntl
 import hashlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TextIO
 
 import psycopg
@@ -25,7 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from ledger.config import Settings, sqlite_path
 from projections.definitions import TABLES
-from projections.model import Table
+from projections.model import Column, Table
 
 TRACKING = "projection_tracking"
 LOCK_NAME = "loyalty-ledger projections"
@@ -35,10 +36,30 @@ PG_TYPES = {"int": "bigint", "text": "text", "decimal": "numeric", "time": "time
 COLUMN_TYPES: dict[str, str] = {c.name: c.type for t in TABLES for c in t.columns}
 Row = dict[str, Any]
 Values = tuple[Any, ...]  # a row's values in its table's column order
+# Rows of merged tables (`Table.merged`) by the set of columns their changes assigned.
+Merges = Mapping[Table, Mapping[frozenset[str], list[Values]]]
+NO_MERGES: Merges = MappingProxyType({})
 
 
 SCHEMA_MIGRATIONS = ("0002_projections.sql", "0003_member_accounts.sql")
 NEWEST_TABLE = "member_accounts"  # present once every file of SCHEMA_MIGRATIONS has run
+
+
+def merge_sql(table: Table, assigned: frozenset[str], add: Callable[[Column], str]) -> str:
+    """The `ON CONFLICT (key) DO ...` clause that merges a proposed row (`excluded`) into the
+    stored one: assigned columns take the new value, numbers not assigned are added to (the
+    proposed row holds what the batch added to the column's default, 0), the rest stay.
+    `add(column)` is the dialect's exact sum of the stored and the proposed value."""
+    updates = []
+    for column in table.columns:
+        if column.name in table.key:
+            continue
+        if column.name in assigned:
+            updates.append(f"{column.name} = excluded.{column.name}")
+        elif column.additive:
+            updates.append(f"{column.name} = {add(column)}")
+    conflict = f"ON CONFLICT ({', '.join(table.key)})"
+    return f"{conflict} DO UPDATE SET {', '.join(updates)}" if updates else f"{conflict} DO NOTHING"
 
 
 def schema_sql(dialect: str) -> str:
@@ -88,9 +109,11 @@ class Target(ABC):
         names: Sequence[str],
         old: int,
         new: int,
+        merges: Merges = NO_MERGES,
     ) -> bool:
-        """Write rows (`upserts` replace whole rows, as value tuples; `inserts` are new) and
-        move tracking from `old` to `new`, all in one transaction.
+        """Write rows (`upserts` replace whole rows, as value tuples; `inserts` are new;
+        `merges` go into the stored row of their key, or into a new one, by `merge_sql`)
+        and move tracking from `old` to `new`, all in one transaction.
 
         Returns False (writing nothing) if tracking was no longer at `old`: another runner
         got there first, so this batch must not be applied twice."""
@@ -174,6 +197,16 @@ def _from_sqlite(kind: str | None, value: Any) -> Any:
     return value
 
 
+_DECIMAL_SUM = "ledger_decimal_sum"
+
+
+def _decimal_sum(stored: str | None, added: str | None) -> str | None:
+    """Exact sum of two amounts stored as text (NULL if either is, like SQL's `+`)."""
+    if stored is None or added is None:
+        return None
+    return str(Decimal(stored) + Decimal(added))
+
+
 class SQLiteTarget(Target):
     backend = "sqlite"
 
@@ -187,6 +220,8 @@ class SQLiteTarget(Target):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                timeout=30)
         conn.row_factory = sqlite3.Row
+        # Amounts are stored as text: SQLite's own `+` would add them as floats.
+        conn.create_function(_DECIMAL_SUM, 2, _decimal_sum, deterministic=True)
         if not self.memory:
             conn.execute("PRAGMA journal_mode=WAL")
         return conn
@@ -241,6 +276,7 @@ class SQLiteTarget(Target):
         names: Sequence[str],
         old: int,
         new: int,
+        merges: Merges = NO_MERGES,
     ) -> bool:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -252,6 +288,10 @@ class SQLiteTarget(Target):
                 self._write(conn, "INSERT OR REPLACE", table, values)
             for table, rows in inserts.items():
                 self._write(conn, "INSERT", table, map(table.row_values, rows))
+            for table, by_columns in merges.items():
+                for assigned, values in by_columns.items():
+                    self._write(conn, "INSERT", table, values,
+                                merge_sql(table, assigned, self._sum))
             conn.execute("COMMIT")
             return True
         except BaseException:
@@ -260,13 +300,21 @@ class SQLiteTarget(Target):
 
     @staticmethod
     def _write(
-        conn: sqlite3.Connection, verb: str, table: Table, values: Iterable[Values]
+        conn: sqlite3.Connection, verb: str, table: Table, values: Iterable[Values],
+        conflict: str = "",
     ) -> None:
         cols = table.column_names
         conn.executemany(
-            f"{verb} INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            f"{verb} INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            f" {conflict}",
             ([_to_sqlite(v) for v in row] for row in values),
         )
+
+    @staticmethod
+    def _sum(column: Column) -> str:
+        if column.type == "decimal":
+            return f"{_DECIMAL_SUM}({column.name}, excluded.{column.name})"
+        return f"{column.name} + excluded.{column.name}"
 
     @classmethod
     def _advance(cls, conn: sqlite3.Connection, names: Sequence[str], old: int, new: int) -> bool:
@@ -338,6 +386,7 @@ class PostgresTarget(Target):
         self._conn: psycopg.Connection[Row] = self._connect()  # the runner's writes
         self._loader: psycopg.Connection[Row] | None = None  # its reads (`load`)
         self._staged: set[str] = set()
+        self._merge_stages: dict[tuple[str, frozenset[str]], str] = {}
         self._locked: set[str] = set()
         self._lock_key = _lock_key(LOCK_NAME)
         self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
@@ -407,9 +456,10 @@ class PostgresTarget(Target):
         names: Sequence[str],
         old: int,
         new: int,
+        merges: Merges = NO_MERGES,
     ) -> bool:
         try:
-            self._write(upserts, inserts, names, old, new)
+            self._write(upserts, inserts, names, old, new, merges)
         except _Lost:
             return False
         return True
@@ -421,6 +471,7 @@ class PostgresTarget(Target):
         names: Sequence[str],
         old: int,
         new: int,
+        merges: Merges,
     ) -> None:
         conn = self._conn
         with conn.transaction(), conn.cursor() as cur:
@@ -438,6 +489,9 @@ class PostgresTarget(Target):
             for table, values in upserts.items():
                 if values:
                     self._upsert(cur, table, values)
+            for table, by_columns in merges.items():
+                for assigned, values in by_columns.items():
+                    self._merge(cur, table, assigned, values)
 
     def _copy(
         self, cur: psycopg.Cursor[Row], target: str, table: Table, values: Iterable[Values]
@@ -461,6 +515,23 @@ class PostgresTarget(Target):
                             if c not in table.key)
         cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
                     f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
+
+    def _merge(
+        self, cur: psycopg.Cursor[Row], table: Table, assigned: frozenset[str],
+        rows: list[Values],
+    ) -> None:
+        # One staging table per set of assigned columns: each needs its own statement.
+        stage = self._merge_stages.get((table.name, assigned))
+        if stage is None:
+            stage = f"merge_{table.name}_{len(self._merge_stages)}"
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
+                        "ON COMMIT DELETE ROWS")
+            self._merge_stages[(table.name, assigned)] = stage
+        self._copy(cur, stage, table, rows)
+        cols = ", ".join(table.column_names)
+        merge = merge_sql(table, assigned,
+                          lambda c: f"{table.name}.{c.name} + excluded.{c.name}")
+        cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} {merge}")
 
     def reset(self, names: Sequence[str]) -> None:
         with self._conn.transaction(), self._conn.cursor() as cur:
