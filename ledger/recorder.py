@@ -4,9 +4,15 @@ The library sends a batch of events as one array of a composite type in text for
 psycopg escapes every byte of every event's state in Python to do so; for a batch that was
 about a fifth of the ledger's CPU per command. This recorder sends the same rows as four
 binary arrays (ids, versions, topics, states), whose elements psycopg dumps without
-escaping. Everything else is the library's: the transaction and its pipeline, the table
-lock that makes log order commit order, the NOTIFY, one INSERT for the whole batch, and the
-notification ids it returns in insertion order.
+escaping.
+
+It also sends fewer statements: the library runs the lock timeout, the table lock, the
+NOTIFY and the INSERT as four statements in a psycopg pipeline, whose Python machinery cost
+about a quarter of the CPU of a one-command save. Here the three without parameters travel
+as one simple-protocol query, then the INSERT. The guarantees are the library's: one
+transaction, the table lock that makes log order commit order, the NOTIFY, one INSERT for the
+whole batch, the notification ids it returns in insertion order, and a clash (a duplicate
+version or transaction key) raised by the INSERT itself as an IntegrityError.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import Cursor
+from eventsourcing.utils import retry
+from psycopg import Connection
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 
 class LedgerRecorder(PostgresApplicationRecorder):
@@ -33,19 +40,38 @@ class LedgerRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
+        self._before_insert: bytes | None = None
 
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        self._lock_table(curs)
-        self._notify_channel(curs)
-        curs.execute(
-            self.insert_columns_statement,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
-        )
+    def _before_insert_query(self, conn: Connection[DictRow]) -> bytes:
+        """The lock timeout, the table lock and the NOTIFY, as one query."""
+        if self._before_insert is None:
+            statements = [*self.lock_table_statements,
+                          SQL("NOTIFY {0}").format(Identifier(self.channel_name))]
+            self._before_insert = Composed(statements).join("; ").as_bytes(conn)
+        return self._before_insert
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return None  # the library writes nothing either, and returns no ids
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            # Without parameters psycopg uses the simple protocol, which takes several
+            # statements in one query.
+            curs.execute(self._before_insert_query(conn))
+            curs.execute(
+                self.insert_columns_statement,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+                prepare=True,
+            )
+            return [int(row["notification_id"]) for row in curs.fetchall()]
