@@ -53,11 +53,16 @@ class EventLog:
         if not versions:
             return []
         if isinstance(self.recorder, PostgresApplicationRecorder):
+            # One index lookup per aggregate, whatever the planner knows: joined plainly,
+            # a young events table (never analysed) was read whole for every prefetch (a
+            # hash join over a sequential scan: 2.5 ms a call at 10,000 events, growing with
+            # the log). OFFSET 0 keeps the lateral subquery from being flattened into a join.
             statement = (
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-                f"FROM {self.recorder.events_table_name} e "
-                "JOIN unnest(%b::uuid[], %b::int[]) AS k(id, v) "
-                "ON e.originator_id = k.id AND e.originator_version > k.v "
+                "FROM unnest(%b::uuid[], %b::int[]) AS k(id, v) CROSS JOIN LATERAL ("
+                "SELECT x.originator_id, x.originator_version, x.topic, x.state "
+                f"FROM {self.recorder.events_table_name} x "
+                "WHERE x.originator_id = k.id AND x.originator_version > k.v OFFSET 0) e "
                 "ORDER BY e.originator_id, e.originator_version"
             )
             with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
