@@ -83,17 +83,20 @@ class StateDecoder:
         """`_convert` of `container`, writing into `plain` (a copy of it) each marker's stored
         text instead; False if a marker's text is not its value's JSON text."""
         verbatim = True
+        decoders, verbatims = self._decoders, self._verbatim
         items = container.items() if type(container) is dict else enumerate(container)
         for name, value in items:
             kind = type(value)
             if kind is dict:
                 if len(value) == 2 and "_type_" in value and "_data_" in value:
-                    text = value["_data_"]
-                    if type(text) is str and value["_type_"] in self._verbatim:
+                    text, name_of_type = value["_data_"], value["_type_"]
+                    if type(text) is str and name_of_type in verbatims:
                         plain[name] = text
+                        # `_marker` inlined: a verbatim transcoding is a known one.
+                        container[name] = decoders[name_of_type](text)
                     else:
                         verbatim = False
-                    container[name] = self._marker(value)
+                        container[name] = self._marker(value)
                 else:
                     plain[name] = copied = dict(value)
                     verbatim = self._split(value, copied) and verbatim
@@ -114,12 +117,18 @@ class StateDecoder:
 
     def _convert(self, container: dict[str, Any] | list[Any]) -> Any:
         """Decode the markers inside `container` in place (bottom-up, as json's object_hook)."""
+        decoders = self._decoders
         items = container.items() if type(container) is dict else enumerate(container)
         for name, value in items:
             kind = type(value)
             if kind is dict:
                 if len(value) == 2 and "_type_" in value and "_data_" in value:
-                    container[name] = self._marker(value)  # type: ignore[index]
+                    # `_marker` inlined for a known marker holding a text (nearly all).
+                    text, name_of_type = value["_data_"], value["_type_"]
+                    decoder = (decoders.get(name_of_type)
+                               if type(text) is str and type(name_of_type) is str else None)
+                    container[name] = (  # type: ignore[index]
+                        decoder(text) if decoder is not None else self._marker(value))
                 else:
                     self._convert(value)
             elif kind is list:

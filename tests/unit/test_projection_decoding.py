@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from eventsourcing.persistence import JSONTranscoder, Mapper
 
@@ -71,3 +72,30 @@ def test_other_transcodings_and_upcasts_give_none(decoder: StateDecoder) -> None
     data, text = decoder.decode_with_text(UPCAST_TOPIC, _stored(decoder, ACCRUAL_STATE))
     assert text is None
     assert data["added"] == "by the upcast"
+
+
+ODD_MARKERS: list[Any] = [
+    {"_type_": "decimal_str", "_data_": "1.50"},
+    {"_type_": "decimal_str", "_data_": {"_type_": "decimal_str", "_data_": "2"}},
+    {"_type_": "no_such_transcoding", "_data_": "x"},
+    {"_type_": ["decimal_str"], "_data_": "1"},
+    {"_type_": "decimal_str", "_data_": "1", "more": True},
+    {"_type_": "decimal_str"},
+]
+
+
+@pytest.mark.parametrize("marker", ODD_MARKERS)
+def test_marker_like_values_decode_or_fail_as_the_librarys(
+    decoder: StateDecoder, marker: Any
+) -> None:
+    stored = orjson.dumps({"a": marker, "b": [marker], "c": {"d": marker}})
+    try:
+        expected = repr(decoder._mapper.transcoder.decode(stored))
+    except Exception as error:  # the library's refusal is the one expected
+        with pytest.raises(type(error)):
+            decoder.decode(TOPIC, stored)
+        with pytest.raises(type(error)):
+            decoder.decode_with_text(TOPIC, stored)
+        return
+    assert repr(decoder.decode(TOPIC, stored)) == expected
+    assert repr(decoder.decode_with_text(TOPIC, stored)[0]) == expected
