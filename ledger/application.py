@@ -39,6 +39,7 @@ from ledger.errors import (
     LedgerError,
     NotFound,
 )
+from ledger.events import create
 from ledger.group_commit import GroupCommitter
 from ledger.member import Member
 from ledger.partner import Partner, PartnerTerms
@@ -59,6 +60,7 @@ T = TypeVar("T")
 # Tuples, not `A | B` unions: a union is built anew each time the expression runs.
 _PARTNER_COMMANDS = (Accrue, Redeem, ReverseAccrual, ReverseRedemption)
 _MEMBER_NAMED = (Accrue, Redeem)
+_KEY_RECORDED: type[Any] = TransactionKey.TransactionRecorded  # type: ignore[attr-defined]
 
 
 class LogPositions(Protocol):
@@ -258,7 +260,10 @@ class Ledger(Application[UUID]):
         result: dict[str, Any],
     ) -> None:
         uow.add(
-            TransactionKey(
+            create(
+                TransactionKey,
+                _KEY_RECORDED,
+                ids.transaction_key_id(scope, key),
                 timestamp=now,
                 partner_id=scope,
                 transaction_id=key,
@@ -556,16 +561,20 @@ class Ledger(Application[UUID]):
         Without `log_commands` the caller writes each command's log line (`log_command`).
         """
         results: list[Outcome | LedgerError] = []
-        for start in range(0, len(commands), BATCH_CHUNK):
-            chunk = commands[start : start + BATCH_CHUNK]
-            try:
-                chunk_results = self._execute_chunk(chunk)
-            except IntegrityError:
-                chunk_results = [self._execute_alone(command) for command in chunk]
-            if log_commands:
-                for command, result in zip(chunk, chunk_results, strict=True):
-                    log_command(command, result)
-            results.extend(chunk_results)
+        # Paused for the whole batch, not per chunk: at a chunk's end its queued events and
+        # marks are still alive, and the collection that follows the pause walked them all
+        # (about 7 µs per command); at the batch's end only the results are left to walk.
+        with collector_paused():
+            for start in range(0, len(commands), BATCH_CHUNK):
+                chunk = commands[start : start + BATCH_CHUNK]
+                try:
+                    chunk_results = self._execute_chunk(chunk)
+                except IntegrityError:
+                    chunk_results = [self._execute_alone(command) for command in chunk]
+                if log_commands:
+                    for command, result in zip(chunk, chunk_results, strict=True):
+                        log_command(command, result)
+                results.extend(chunk_results)
         return results
 
     def _execute_chunk(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:

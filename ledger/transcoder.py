@@ -77,10 +77,22 @@ class OrjsonTranscoder(JSONTranscoder):
         """`value` with every registered type replaced by its marker."""
         kind = type(value)
         if kind is dict:
-            # Plain items are tested inline: an event's state is mostly strings and numbers.
+            # Plain items and registered values (an event's state is mostly strings, numbers,
+            # times and amounts) are handled inline: a call per value cost more than the rest.
+            markers = self._markers
             marked: dict[Any, Any] = {}
             for key, item in value.items():
-                marked[key] = item if type(item) in _PLAIN else self._marked(item)
+                kind = type(item)
+                if kind in _PLAIN:
+                    marked[key] = item
+                elif kind in markers:
+                    name, encode = markers[kind]
+                    data = encode(item)
+                    if type(data) not in _PLAIN:
+                        data = self._marked(data)
+                    marked[key] = {"_type_": name, "_data_": data}
+                else:
+                    marked[key] = self._marked(item)
             return marked
         if kind in _PLAIN:
             return value
