@@ -18,4 +18,4 @@ def test_settling_freezes_the_loaded_app_and_raises_the_thresholds(tmp_path: obj
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip() == "(20000, 50, 100) True"
+    assert out.strip() == "(2000, 50, 100) True"
