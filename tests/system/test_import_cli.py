@@ -131,3 +131,42 @@ def test_sweep_command(cli: Any) -> None:
     assert report["members_touched"] == 0 and report["as_of"].endswith("Z")
     assert cli("sweep", "--as-of", "2026-01-01T00:00:00").exit_code == 2  # no offset
     assert cli("sweep", "--as-of", "2999-01-01T00:00:00Z").exit_code == 1  # future
+
+
+LINES = [
+    b'{"op": "accrue", "amount": "1.00", "points": 3, "flag": true, "none": null}\n',
+    b'{"a": 1, "a": 2, "b": "\\u00e9\\ud83d\\ude00"}', b'{"big": 123456789012345678901234567890}',
+    b'{"neg": -9223372036854775809}', b'{"f": 1.5e300}', b'{"nested": {"x": [1, 2.0]}}',
+    b'{"nan": NaN}', b'{"inf": 1e400}', b'{"lone": "\\ud800"}', b'\xef\xbb\xbf{"bom": 1}',
+    b'[1, 2]', b'"text"', b'3', b'{broken', b'{"bad": "\xff"}', b'{"ctl": "\x01"}',
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_lines_parse_as_the_json_module_parses_them(line: bytes) -> None:
+    from api.importer import parse_line
+
+    try:
+        expected: Any = ("ok", json.loads(line))
+    except ValueError as error:
+        expected = ("error", type(error), str(error))
+    try:
+        got: Any = ("ok", parse_line(line))
+    except ValueError as error:
+        got = ("error", type(error), str(error))
+    assert repr(got) == repr(expected)
+    if got[0] == "ok" and isinstance(got[1], dict):
+        assert [type(v) for v in got[1].values()] == [type(v) for v in expected[1].values()]
+
+
+@pytest.mark.parametrize("body", [
+    {"type": "x", "errors": {"colour": ["Unknown field."]}, "n": -3, "none": None, "t": True},
+    {"errors": {"colé ur \u2028 😀": ["Unknown field."]}},
+    {"text": "quote \" backslash \\ newline \n tab \t nul \x00 unit \x1f del \x7f"},
+    {"big": 2**70, "list": [1, {"a": []}], "decimal_text": "12.50"},
+])
+def test_result_lines_are_the_json_module_bytes(body: dict[str, Any]) -> None:
+    from api.importer import result_line
+
+    result = {"index": 7, "status": 422, "body": body}
+    assert result_line(result) == (json.dumps(result, separators=(",", ":")) + "\n").encode()

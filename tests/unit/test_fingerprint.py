@@ -41,3 +41,22 @@ def test_an_enrollment_fingerprint_is_what_it_always_was() -> None:
 
     assert data == {"member_id": "m1", "enrolled_at": None, "birth_date": "1990-02-28"}
     assert fingerprint("enroll", data) == _as_first_stored("enroll", data)
+
+
+class _Text(str):
+    pass
+
+
+def test_every_kind_of_request_keeps_its_fingerprint() -> None:
+    every_character = "".join(chr(c) for c in range(0x3000) if not 0xD800 <= c <= 0xDFFF)
+    values: list[object] = [
+        "", "plain", "quote \" backslash \\ nul \x00 del \x7f é € 😀 \u2028", every_character,
+        0, -1, 2**80, True, False, None, Decimal("12.30"), Decimal("-0.00"), Decimal("1E+3"),
+        Decimal("NaN"), 1.5, 1e16, float("nan"), [1, "a"], {"b": 1}, _Text("sub"),
+        datetime(2026, 1, 1, tzinfo=UTC), date(2026, 1, 2),
+    ]
+    for index, value in enumerate(values):
+        request = {"z": value, "a": values[index - 1], "é": "x", "member_id": "m1"}
+        assert fingerprint("accrue", request) == _as_first_stored("accrue", request), value
+        assert fingerprint(f"op{index}", {}) == _as_first_stored(f"op{index}", {})
+    assert fingerprint("accrue", {1: "int key"}) == _as_first_stored("accrue", {1: "int key"})
