@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -19,6 +20,9 @@ class LoggedEvent(NamedTuple):
     originator_version: int
     topic: str
     state: bytes
+
+
+_logged_event = functools.partial(tuple.__new__, LoggedEvent)
 
 
 class EventLog:
@@ -120,7 +124,9 @@ class EventLog:
                 row_factory=tuple_row
             ) as curs:
                 curs.execute(statement, params, prepare=True, binary=True)
-                return [LoggedEvent._make(row) for row in curs.fetchall()]
+                # The columns are LoggedEvent's, in its order: tuple.__new__ spares the
+                # Python-level `_make` per row.
+                return list(map(_logged_event, curs.fetchall()))
         return [
             LoggedEvent(n.id, n.originator_id, n.originator_version, n.topic, n.state)  # type: ignore[arg-type]
             for n in self.recorder.select_notifications(start=start, limit=limit, stop=stop)

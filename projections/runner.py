@@ -25,6 +25,7 @@ from projections.model import NOTHING, Change, Fact, Insert, Projection, RowKey,
 from projections.store import Row, Target
 
 CATCH_UP_BATCH = 5000
+_new_tuple = tuple.__new__
 _UNREAD: Any = object()
 Carried = dict[str, dict[tuple[Any, ...], Row]]
 Values = tuple[Any, ...]
@@ -200,6 +201,7 @@ class ProjectionRunner:
         self.log = EventLog(ledger)
         self.decoder = StateDecoder(ledger.mapper)
         self._lanes: dict[frozenset[str], Lane] = {}
+        self._kinds: dict[str, str] = {}  # event class name by topic
 
     # ------------------------------------------------------------------ state
 
@@ -335,9 +337,12 @@ class ProjectionRunner:
         decode = self.decoder.decode
         decode_with_text = self.decoder.decode_with_text
         decoded, texts = lane.decoded, lane.texts
+        kinds = self._kinds
         facts = []
         for position, originator_id, version, topic, state in logged:
-            kind = topic.rpartition(".")[2]
+            kind = kinds.get(topic)
+            if kind is None:
+                kind = kinds[topic] = topic.rpartition(".")[2]
             text = None
             data: Mapping[str, Any]
             if kind in texts:
@@ -346,8 +351,10 @@ class ProjectionRunner:
                 data = decode(topic, state)
             else:
                 data = NOTHING
-            facts.append(Fact(position, originator_id, version, topic, state, kind,
-                              originator_id.hex, data, text))
+            # tuple.__new__ skips the Python-level __new__ of a NamedTuple (a third of a
+            # microsecond per event), with the fields in their declared order.
+            facts.append(_new_tuple(Fact, (position, originator_id, version, topic, state,
+                                           kind, originator_id.hex, data, text)))
         return facts
 
 
