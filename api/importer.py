@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import orjson
 from tqdm import tqdm
 
+from api.fields import ascii_json
 from api.problems import Problem
 from api.writes import numbered, run_batch
 from ledger.application import Ledger
@@ -59,15 +60,7 @@ def parse_line(line: bytes) -> Any:
 
 def result_line(result: dict[str, Any]) -> bytes:
     """`json.dumps(result, separators=(",", ":"))` and a newline, as UTF-8."""
-    try:
-        written = orjson.dumps(result)
-    except TypeError:
-        written = b""
-    # json escapes every non-ASCII character and DEL, and writes control characters as
-    # orjson does only for some: any of those, and it writes the line itself.
-    if not written or not written.isascii() or b"\\u" in written or b"\x7f" in written:
-        written = json.dumps(result, separators=(",", ":")).encode()
-    return written + b"\n"
+    return ascii_json(result) + b"\n"
 
 
 def read_operations(stream: BinaryIO, progress: tqdm[Any]) -> Iterator[tuple[int, Any]]:

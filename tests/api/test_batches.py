@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import jsonify
 
+from api import schemas
 from ledger.clock import ManualClock
 from tests.api.write_support import ADMIN, WriteClient, open_client, problem_slug
 
@@ -119,3 +121,17 @@ def test_suspended_partner_gets_a_problem_per_operation(api: WriteClient, shop: 
     api.ok("POST", "/v1/partners/shop/suspend", status=200)
     results = run(api, shop, [ops(api)["accrue"], ops(api)["redeem"]])
     assert [r["body"]["type"].rsplit("/", 1)[1] for r in results] == ["partner-not-active"] * 2
+
+
+def test_the_answer_is_written_as_flask_writes_it(api: WriteClient, shop: str) -> None:
+    o = ops(api)
+    for operations in (
+        [o["enroll"], o["accrue"], {**o["accrue"], "transaction_id": "t2", "colour": "red"},
+         {"op": "teleport"}, "text", {**o["redeem"], "points": 10**9}],
+        [{**o["accrue"], "transaction_id": "t3", "colé ur \x7f\n\u2028": 1}],  # json's escapes
+    ):
+        response = api.call("POST", "/v1/batches", {"operations": operations}, shop)
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        with api.app.app_context():
+            expected = jsonify(schemas.BatchSchema().dump(response.get_json()))
+        assert response.data == expected.data
