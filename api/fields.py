@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -145,10 +145,8 @@ def utc_text(moment: datetime) -> str:
 _PASS_THROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def ascii_json(
-    obj: Any, *, sort_keys: bool = False, default: Callable[[Any], Any] | None = None
-) -> bytes:
-    """`json.dumps(obj, separators=(",", ":"), sort_keys=..., default=...)` as bytes, for answers
+def ascii_json(obj: Any, *, sort_keys: bool = False) -> bytes:
+    """`json.dumps(obj, separators=(",", ":"), sort_keys=...)` as bytes, for answers
     made of the write schemas' output and problem bodies (text, integers, booleans, nulls).
 
     orjson writes them at a tenth of the cost. json escapes every non-ASCII character, DEL,
@@ -161,7 +159,5 @@ def ascii_json(
     except TypeError:
         written = b""
     if not written or not written.isascii() or b"\\u" in written or b"\x7f" in written:
-        written = json.dumps(
-            obj, separators=(",", ":"), sort_keys=sort_keys, default=default
-        ).encode()
+        written = json.dumps(obj, separators=(",", ":"), sort_keys=sort_keys).encode()
     return written
