@@ -14,6 +14,7 @@ from typing import Any
 from ledger.ids import OPERATOR
 from projections.model import (
     Change,
+    Create,
     Fact,
     Insert,
     Projection,
@@ -175,7 +176,7 @@ class MemberLots(Projection):
         new_lot = e.get("lot")
         if new_lot is not None:
             pending = kind == "PointsAccrued" and e["pending"]
-            yield Upsert(LOTS.name, (fact.member_key, new_lot["lot_id"]), set={
+            yield Create(LOTS.name, (fact.member_key, new_lot["lot_id"]), {
                 "source": new_lot["source"], "points": new_lot["points"],
                 "remaining": new_lot["points"] - e["debt_paid"],
                 "earned_at": new_lot["earned_at"],
@@ -259,7 +260,7 @@ class MemberTiers(Projection):
                 "guaranteed_until": e["guaranteed_until"],
             })
         elif kind == "PointsAccrued":
-            yield Upsert(SPEND.name, (e["accrual_id"],), set={
+            yield Create(SPEND.name, (e["accrual_id"],), {
                 "member_key": fact.member_key, "occurred_at": e["occurred_at"],
                 "amount": e["amount"],
             })

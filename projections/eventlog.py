@@ -32,11 +32,12 @@ class EventLog:
     """Positions of stored events, by originator: for idempotent replays and audit listings."""
 
     def __init__(self, ledger: Ledger) -> None:
-        self.recorder: Any = ledger.recorder
+        recorder: Any = ledger.recorder  # typed by backend at each use
+        self.recorder = recorder
         # PostgreSQL's prefetch statements (`select_after`): a lookup per aggregate for a few,
         # one join for many. OFFSET 0 keeps the lateral subquery from being flattened into
         # a join.
-        events = self.recorder.events_table_name
+        events = recorder.events_table_name
         selected = "SELECT e.originator_id, e.originator_version, e.topic, e.state "
         in_order = " ORDER BY e.originator_id, e.originator_version"
         self._few_after = (

@@ -21,7 +21,7 @@ from ledger.application import Ledger
 from projections.decoding import StateDecoder
 from projections.definitions import ALL, GROUPS
 from projections.eventlog import EventLog, LoggedEvent
-from projections.model import NOTHING, Change, Fact, Insert, Projection, RowKey, Table
+from projections.model import NOTHING, Change, Create, Fact, Insert, Projection, RowKey, Table
 from projections.store import Row, Target
 
 CATCH_UP_BATCH = 5000
@@ -46,6 +46,9 @@ class BatchRows:
         self._waiting: dict[str, dict[tuple[Any, ...], list[Any]]] = defaultdict(dict)
         self._dirty: dict[str, dict[tuple[Any, ...], None]] = defaultdict(dict)
         self.inserts: dict[str, list[Row]] = defaultdict(list)
+        # Rows `Create`d by this batch, by table and key: written by the bulk insert, with
+        # whatever later changes of the batch made of them.
+        self._created: dict[str, dict[tuple[Any, ...], Row]] = defaultdict(dict)
         self._merged = {name for name, t in tables.items() if t.merged}
         # Per merged table and key: the row the batch's changes make from the column
         # defaults, and the columns they set (the others are kept, or added to, in the store).
@@ -82,6 +85,9 @@ class BatchRows:
         if type(change) is Insert:
             self.inserts[change.table].append(change.row)  # type: ignore[arg-type]
             return
+        if type(change) is Create:
+            self._create(*change)
+            return
         name, key, put, add = change  # type: ignore[misc]
         if name in self._merged:
             self._merge(name, key, put, add)
@@ -104,9 +110,16 @@ class BatchRows:
         for column, delta in add.items():
             row[column] += delta
 
+    def _create(self, name: str, key: tuple[Any, ...], put: Mapping[str, Any]) -> None:
+        row = self._tables[name].new_row(key)
+        row.update(put)
+        self._created[name][key] = row
+        if name not in self._merged:
+            self._rows[name][key] = row  # later changes of the batch land on it
+
     def upserts(self) -> dict[Table, list[Values]]:
-        """The rows this batch changed, as value tuples: a snapshot the writer can take
-        while the next batch goes on changing the rows themselves (see `carry`)."""
+        """The stored rows this batch changed, as value tuples: a snapshot the writer can
+        take while the next batch goes on changing the rows themselves (see `carry`)."""
         for name, waiting in list(self._waiting.items()):
             if waiting:
                 self._load(name, list(waiting))
@@ -114,13 +127,32 @@ class BatchRows:
         for name, keys in self._dirty.items():
             table = self._tables[name]
             rows = self._rows[name]
+            created = self._created.get(name, {})
             values = table.row_values
-            result[table] = [values(row) for key in keys if (row := rows[key]) is not None]
+            result[table] = [values(row) for key in keys
+                             if key not in created and (row := rows[key]) is not None]
+        return result
+
+    def insert_values(self) -> dict[Table, list[Values]]:
+        """The new rows, appended and created, as value tuples (a snapshot, as `upserts`)."""
+        result: dict[Table, list[Values]] = {}
+        for name, rows in self.inserts.items():
+            table = self._tables[name]
+            result[table] = list(map(table.row_values, rows))
+        for name, created in self._created.items():
+            table = self._tables[name]
+            result.setdefault(table, []).extend(map(table.row_values, created.values()))
         return result
 
     def _merge(
         self, name: str, key: tuple[Any, ...], put: Mapping[str, Any], add: Mapping[str, Any]
     ) -> None:
+        created = self._created.get(name)
+        if created and (row := created.get(key)) is not None:
+            row.update(put)  # the batch writes this row whole: nothing to merge into
+            for column, delta in add.items():
+                row[column] += delta
+            return
         merges = self._merges[name]
         merge = merges.get(key)
         if merge is None:
@@ -152,6 +184,9 @@ class BatchRows:
         for name, keys in self._dirty.items():
             rows = self._rows[name]
             carried[name] = {key: row for key in keys if (row := rows[key]) is not None}
+        for name, created in self._created.items():
+            if name not in self._merged:
+                carried.setdefault(name, {}).update(created)
         return carried
 
 
@@ -291,9 +326,8 @@ class ProjectionRunner:
                 upserts = rows.upserts()
                 if writing is not None and not writing.result():
                     return None  # batch n was not applied, so n+1 must not be either
-                inserts = {lane.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
-                writing = pipeline.write(self.target.commit_batch, upserts, inserts, lane.names,
-                                         old, new, rows.merges())
+                writing = pipeline.write(self.target.commit_batch, upserts, rows.insert_values(),
+                                         lane.names, old, new, rows.merges())
                 carried, old = rows.carry(), new
             return old if writing is None or writing.result() else None
 
@@ -309,10 +343,8 @@ class ProjectionRunner:
         it lost."""
         lane = self.lane(self.groups)
         rows = self._batch_rows(lane, logged, recorded_until, {})
-        upserts = rows.upserts()
-        inserts = {lane.tables[name]: rows_ for name, rows_ in rows.inserts.items()}
-        return self.target.commit_batch(upserts, inserts, lane.names, old, logged[-1].position,
-                                        rows.merges())
+        return self.target.commit_batch(rows.upserts(), rows.insert_values(), lane.names, old,
+                                        logged[-1].position, rows.merges())
 
     def _batch_rows(
         self,

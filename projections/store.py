@@ -105,13 +105,13 @@ class Target(ABC):
     def commit_batch(
         self,
         upserts: Mapping[Table, list[Values]],
-        inserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Values]],
         names: Sequence[str],
         old: int,
         new: int,
         merges: Merges = NO_MERGES,
     ) -> bool:
-        """Write rows (`upserts` replace whole rows, as value tuples; `inserts` are new;
+        """Write rows (`upserts` replace whole rows; `inserts` are new; both as value tuples;
         `merges` go into the stored row of their key, or into a new one, by `merge_sql`)
         and move tracking from `old` to `new`, all in one transaction.
 
@@ -272,7 +272,7 @@ class SQLiteTarget(Target):
     def commit_batch(
         self,
         upserts: Mapping[Table, list[Values]],
-        inserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Values]],
         names: Sequence[str],
         old: int,
         new: int,
@@ -286,8 +286,8 @@ class SQLiteTarget(Target):
                 return False
             for table, values in upserts.items():
                 self._write(conn, "INSERT OR REPLACE", table, values)
-            for table, rows in inserts.items():
-                self._write(conn, "INSERT", table, map(table.row_values, rows))
+            for table, values in inserts.items():
+                self._write(conn, "INSERT", table, values)
             for table, by_columns in merges.items():
                 for assigned, values in by_columns.items():
                     self._write(conn, "INSERT", table, values,
@@ -452,7 +452,7 @@ class PostgresTarget(Target):
     def commit_batch(
         self,
         upserts: Mapping[Table, list[Values]],
-        inserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Values]],
         names: Sequence[str],
         old: int,
         new: int,
@@ -467,7 +467,7 @@ class PostgresTarget(Target):
     def _write(
         self,
         upserts: Mapping[Table, list[Values]],
-        inserts: Mapping[Table, list[Row]],
+        inserts: Mapping[Table, list[Values]],
         names: Sequence[str],
         old: int,
         new: int,
@@ -483,9 +483,9 @@ class PostgresTarget(Target):
             )
             if cur.rowcount != len(names):
                 raise _Lost
-            for table, rows in inserts.items():
-                if rows:
-                    self._copy(cur, table.name, table, map(table.row_values, rows))
+            for table, values in inserts.items():
+                if values:
+                    self._copy(cur, table.name, table, values)
             for table, values in upserts.items():
                 if values:
                     self._upsert(cur, table, values)
