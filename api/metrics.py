@@ -123,7 +123,7 @@ def render(app: Flask) -> tuple[bytes, str]:
     """The exposition text: every worker's counters plus the scrape-time gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         counters = CollectorRegistry()
-        multiprocess.MultiProcessCollector(counters)
+        multiprocess.MultiProcessCollector(counters)  # type: ignore[no-untyped-call]
     else:
         counters = REGISTRY
     scraped = CollectorRegistry()

@@ -18,7 +18,7 @@ from bench.cpu import measured, tree_cpu_seconds
 from bench.http_load import CLI, running_server, seed
 
 
-def _accruals(run: str, count: int, members: int) -> list[dict[str, object]]:
+def _accruals(run: str, count: int, members: int) -> list[dict[str, str]]:
     now = datetime.now(UTC).isoformat()
     return [
         {"op": "accrue", "transaction_id": f"{run}{i}", "member_id": f"bm{i % members}",

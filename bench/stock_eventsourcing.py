@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
@@ -18,7 +19,7 @@ class Counter(Aggregate):
         self.count = 0
 
 
-class Counters(Application):
+class Counters(Application[UUID]):
     name = "BenchStock"
 
 
