@@ -12,6 +12,7 @@ it hands the whole body to marshmallow, so every error message is still marshmal
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from marshmallow import (
@@ -125,9 +126,6 @@ class WireSchema(Schema):
     """A schema whose `load` and `dump` of a plain dict skip marshmallow's per-field
     machinery when the outcome is certain (see the module's docstring)."""
 
-    _load_plan: tuple[frozenset[str], list[_LoadStep]] | None
-    _dump_plan: list[_DumpStep] | None
-
     def _plain(self) -> bool:
         # Hooks, dotted names or non-default options: marshmallow alone knows the outcome.
         every = self.fields.values()
@@ -143,7 +141,8 @@ class WireSchema(Schema):
             and all(f._CHECK_ATTRIBUTE for f in self.dump_fields.values())
         )
 
-    def _compile_load(self) -> tuple[frozenset[str], list[_LoadStep]] | None:
+    @cached_property
+    def _load_plan(self) -> tuple[frozenset[str], list[_LoadStep]] | None:
         if not self._plain():
             return None
         steps = [
@@ -152,7 +151,8 @@ class WireSchema(Schema):
         ]
         return frozenset(step[0] for step in steps), steps
 
-    def _compile_dump(self) -> list[_DumpStep] | None:
+    @cached_property
+    def _dump_plan(self) -> list[_DumpStep] | None:
         if not self._plain():
             return None
         return [
@@ -163,10 +163,7 @@ class WireSchema(Schema):
     def load(self, data: Any, *, many: bool | None = None, partial: Any = None,
              unknown: str | None = None) -> Any:
         if type(data) is dict and many is None and partial is None and unknown is None:
-            try:
-                plan = self._load_plan
-            except AttributeError:
-                plan = self._load_plan = self._compile_load()
+            plan = self._load_plan
             if plan is not None:
                 try:
                     return self._short_load(data, *plan)
@@ -194,10 +191,7 @@ class WireSchema(Schema):
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
         if type(obj) is dict and not many:  # Nested dumps with many=False
-            try:
-                plan = self._dump_plan
-            except AttributeError:
-                plan = self._dump_plan = self._compile_dump()
+            plan = self._dump_plan
             if plan is not None:
                 try:
                     dumped = self.dict_class()
