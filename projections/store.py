@@ -386,7 +386,7 @@ class PostgresTarget(Target):
         self._conn: psycopg.Connection[Row] = self._connect()  # the runner's writes
         self._loader: psycopg.Connection[Row] | None = None  # its reads (`load`)
         self._staged: set[str] = set()
-        self._merge_stages: dict[tuple[str, frozenset[str]], str] = {}
+        self._merge_stages: dict[tuple[str, frozenset[str]], str] = {}  # their names
         self._locked: set[str] = set()
         self._lock_key = _lock_key(LOCK_NAME)
         self._pool: ConnectionPool[psycopg.Connection[Row]] | None = None
@@ -504,11 +504,7 @@ class PostgresTarget(Target):
                 write_row(row)
 
     def _upsert(self, cur: psycopg.Cursor[Row], table: Table, rows: list[Values]) -> None:
-        stage = f"stage_{table.name}"
-        if stage not in self._staged:
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
-                        "ON COMMIT DELETE ROWS")
-            self._staged.add(stage)
+        stage = self._stage(cur, table, f"stage_{table.name}")
         self._copy(cur, stage, table, rows)
         cols = ", ".join(table.column_names)
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.column_names
@@ -516,17 +512,23 @@ class PostgresTarget(Target):
         cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
                     f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
 
+    def _stage(self, cur: psycopg.Cursor[Row], table: Table, stage: str) -> str:
+        """`stage`, a temporary table shaped like `table` and emptied at each commit, created
+        on first use by this connection."""
+        if stage not in self._staged:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
+                        "ON COMMIT DELETE ROWS")
+            self._staged.add(stage)
+        return stage
+
     def _merge(
         self, cur: psycopg.Cursor[Row], table: Table, assigned: frozenset[str],
         rows: list[Values],
     ) -> None:
         # One staging table per set of assigned columns: each needs its own statement.
-        stage = self._merge_stages.get((table.name, assigned))
-        if stage is None:
-            stage = f"merge_{table.name}_{len(self._merge_stages)}"
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
-                        "ON COMMIT DELETE ROWS")
-            self._merge_stages[(table.name, assigned)] = stage
+        name = self._merge_stages.setdefault(
+            (table.name, assigned), f"merge_{table.name}_{len(self._merge_stages)}")
+        stage = self._stage(cur, table, name)
         self._copy(cur, stage, table, rows)
         cols = ", ".join(table.column_names)
         merge = merge_sql(table, assigned,
