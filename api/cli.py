@@ -58,8 +58,13 @@ def opened_ledger(ctx: click.Context) -> Iterator[Ledger]:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
-              help="HTTP worker processes")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="HTTP worker processes",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Run the HTTP service (gunicorn) with its projection runner and periodic sweep."""
@@ -73,8 +78,9 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     except server.DATABASE_DOWN as error:
         # Serve anyway: /readyz and writes answer 503 until the database returns, and the
         # background process migrates (and creates the first admin key) then.
-        click.echo(f"database unreachable ({type(error).__name__}); serving 503 until it "
-                   "answers", err=True)
+        click.echo(
+            f"database unreachable ({type(error).__name__}); serving 503 until it answers", err=True
+        )
     else:
         # The schema is in place: no process should race to create it again (PostgreSQL
         # answers concurrent CREATE ... IF NOT EXISTS with "tuple concurrently updated").
@@ -136,10 +142,19 @@ def sweep(ctx: click.Context, as_of: str | None) -> None:
 
 @main.command("import")
 @click.option("--partner", "partner_id", required=True, help="the partner the file is for")
-@click.option("--results", "results_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="results file (default: FILE.results.ndjson)")
-@click.option("--chunk-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
-              help="operations per batch")
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="results file (default: FILE.results.ndjson)",
+)
+@click.option(
+    "--chunk-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="operations per batch",
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def import_command(

@@ -154,8 +154,9 @@ def ascii_json(obj: Any, *, sort_keys: bool = False) -> bytes:
     refuses, and json writes the whole answer.
     """
     try:
-        written = orjson.dumps(obj, option=_PASS_THROUGH | (orjson.OPT_SORT_KEYS if sort_keys
-                                                             else 0))
+        written = orjson.dumps(
+            obj, option=_PASS_THROUGH | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+        )
     except TypeError:
         written = b""
     if not written or not written.isascii() or b"\\u" in written or b"\x7f" in written:

@@ -72,8 +72,10 @@ def read_operations(stream: BinaryIO, progress: tqdm[Any]) -> Iterator[tuple[int
         try:
             yield index, parse_line(line)
         except ValueError as error:
-            yield index, Problem("malformed-request", f"Line {index + 1} is not valid JSON: "
-                                 f"{error}")
+            yield (
+                index,
+                Problem("malformed-request", f"Line {index + 1} is not valid JSON: {error}"),
+            )
 
 
 def import_file(

@@ -83,14 +83,16 @@ class ScrapeTimeCollector(Collector):
         yield build
         gauges = {
             "position": GaugeMetricFamily(
-                "ledger_projection_position", "Last log position applied",
+                "ledger_projection_position",
+                "Last log position applied",
                 labels=["projection"],
             ),
             "lag_events": GaugeMetricFamily(
                 "ledger_projection_lag_events", "Events not yet applied", labels=["projection"]
             ),
             "lag_seconds": GaugeMetricFamily(
-                "ledger_projection_lag_seconds", "Age of the oldest event not yet applied",
+                "ledger_projection_lag_seconds",
+                "Age of the oldest event not yet applied",
                 labels=["projection"],
             ),
         }

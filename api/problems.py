@@ -108,9 +108,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     body = problem_body(slug, detail, errors)
-    response = Response(
-        json.dumps(body), status=body["status"], mimetype=PROBLEM_JSON
-    )
+    response = Response(json.dumps(body), status=body["status"], mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -179,10 +177,17 @@ def install(app: Flask) -> None:
             for location in (messages or {}).values():
                 flat.update(flatten_errors(location))
             return problem_response("validation-error", INVALID, flat)
-        slug = {400: "malformed-request", 401: "unauthorized", 403: "forbidden",
-                404: "not-found", 405: "method-not-allowed"}.get(code, "internal-error")
-        detail = "The request body is not valid JSON." if code == 400 and messages else (
-            error.description or TITLES[slug]
+        slug = {
+            400: "malformed-request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not-found",
+            405: "method-not-allowed",
+        }.get(code, "internal-error")
+        detail = (
+            "The request body is not valid JSON."
+            if code == 400 and messages
+            else (error.description or TITLES[slug])
         )
         headers = None
         if isinstance(error, MethodNotAllowed) and error.valid_methods:

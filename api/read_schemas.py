@@ -22,8 +22,9 @@ class Time(fields.String):
 
     def __init__(self, **kwargs: Any) -> None:
         metadata = {"format": "date-time", "example": "2026-11-22T13:45:01.123456Z"}
-        super().__init__(required=True, metadata={**metadata, **kwargs.pop("metadata", {})},
-                         **kwargs)
+        super().__init__(
+            required=True, metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs
+        )
 
 
 class Money(fields.String):
@@ -31,15 +32,17 @@ class Money(fields.String):
 
     def __init__(self, **kwargs: Any) -> None:
         metadata = {"format": "decimal", "pattern": DECIMAL_PATTERN, "example": "12.50"}
-        super().__init__(required=True, metadata={**metadata, **kwargs.pop("metadata", {})},
-                         **kwargs)
+        super().__init__(
+            required=True, metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs
+        )
 
 
 class Day(fields.String):
     def __init__(self, **kwargs: Any) -> None:
         metadata = {"format": "date", "example": "2026-01-01"}
-        super().__init__(required=True, metadata={**metadata, **kwargs.pop("metadata", {})},
-                         **kwargs)
+        super().__init__(
+            required=True, metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs
+        )
 
 
 class Listed(fields.List):
@@ -52,8 +55,11 @@ class Facts(fields.Dict):
         super().__init__(keys=Text(), required=True, metadata={"description": description})
 
 
-NextCursor = Text(required=True, allow_none=True,
-                  metadata={"description": "pass as ?cursor= for the next page; null at the end"})
+NextCursor = Text(
+    required=True,
+    allow_none=True,
+    metadata={"description": "pass as ?cursor= for the next page; null at the end"},
+)
 
 
 # --------------------------------------------------------------------------- members
@@ -77,8 +83,11 @@ class BalanceViewSchema(Schema):
     lifetime_reversed = Int(required=True)
     tier = Text(required=True)
     as_of = Time(metadata={"description": "the instant the balance stands at"})
-    position = Int(required=True, allow_none=True,
-                   metadata={"description": "the member's last event applied (or replayed)"})
+    position = Int(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the member's last event applied (or replayed)"},
+    )
 
 
 class StatementLineSchema(Schema):

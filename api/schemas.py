@@ -160,8 +160,14 @@ class WireSchema(Schema):
             for name, f in self.dump_fields.items()
         ]
 
-    def load(self, data: Any, *, many: bool | None = None, partial: Any = None,
-             unknown: str | None = None) -> Any:
+    def load(
+        self,
+        data: Any,
+        *,
+        many: bool | None = None,
+        partial: Any = None,
+        unknown: str | None = None,
+    ) -> Any:
         if type(data) is dict and many is None and partial is None and unknown is None:
             plan = self._load_plan
             if plan is not None:
@@ -171,8 +177,9 @@ class WireSchema(Schema):
                     pass
         return super().load(data, many=many, partial=partial, unknown=unknown)
 
-    def _short_load(self, data: dict[str, Any], known: frozenset[str],
-                    steps: list[_LoadStep]) -> dict[str, Any]:
+    def _short_load(
+        self, data: dict[str, Any], known: frozenset[str], steps: list[_LoadStep]
+    ) -> dict[str, Any]:
         if not known.issuperset(data):
             raise _Unsure  # an unknown field
         loaded = self.dict_class()
@@ -462,8 +469,8 @@ class TransactionSchema(WireSchema):
         unknown = INCLUDE
 
     operation = Text(
-        required=True, metadata={"enum": ["accrue", "redeem", "reverse_accrual",
-                                          "reverse_redemption"]}
+        required=True,
+        metadata={"enum": ["accrue", "redeem", "reverse_accrual", "reverse_redemption"]},
     )
 
 

@@ -66,8 +66,12 @@ class PeriodicSweep:
             if report.members_touched:
                 log.info(
                     "periodic sweep",
-                    extra={"fields": {"members_touched": report.members_touched,
-                                      "position": report.position}},
+                    extra={
+                        "fields": {
+                            "members_touched": report.members_touched,
+                            "position": report.position,
+                        }
+                    },
                 )
 
 
@@ -130,9 +134,7 @@ class BackgroundProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.serve"], stdin=subprocess.PIPE
-        )
+        self.process = subprocess.Popen([sys.executable, "-m", "api.serve"], stdin=subprocess.PIPE)
         assert self.process.stdin is not None
         # Settings travel on stdin: they may hold secrets that have no place in argv.
         self.process.stdin.write(json.dumps(dataclasses.asdict(self.settings)).encode())

@@ -47,9 +47,7 @@ class WriteOperation:
 OPERATIONS: dict[str, WriteOperation] = {
     "enroll": WriteOperation(schemas.EnrollRequestSchema(), schemas.MemberSchema(), Enroll),
     "accrue": WriteOperation(schemas.AccrualRequestSchema(), schemas.AccrualSchema(), Accrue),
-    "redeem": WriteOperation(
-        schemas.RedemptionRequestSchema(), schemas.RedemptionSchema(), Redeem
-    ),
+    "redeem": WriteOperation(schemas.RedemptionRequestSchema(), schemas.RedemptionSchema(), Redeem),
     "reverse_accrual": WriteOperation(
         schemas.ReverseAccrualOperationSchema(), schemas.AccrualReversalSchema(), ReverseAccrual
     ),
@@ -152,9 +150,7 @@ def run_batch(ledger: Ledger, raw_operations: Iterable[Any], partner_id: str) ->
         results.append(None)
         commands.append(command)
         pending.append((index, operation))
-    for (index, operation), outcome in zip(
-        pending, ledger.execute_batch(commands), strict=True
-    ):
+    for (index, operation), outcome in zip(pending, ledger.execute_batch(commands), strict=True):
         results[index] = (
             error_result(outcome)
             if isinstance(outcome, LedgerError)
@@ -163,8 +159,10 @@ def run_batch(ledger: Ledger, raw_operations: Iterable[Any], partner_id: str) ->
     return cast(list[Result], results)
 
 
-def numbered(results: Iterable[Result], indexes: Iterable[int] | None = None,
-             ) -> Iterator[dict[str, Any]]:
+def numbered(
+    results: Iterable[Result],
+    indexes: Iterable[int] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Results as `{index, status, body}`: by position, or by the given indexes (file lines)."""
     for index, (status, body) in zip(indexes or count(), results, strict=indexes is not None):
         yield {"index": index, "status": status, "body": body}

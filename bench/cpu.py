@@ -74,8 +74,10 @@ class CpuUse:
     postgres: float = 0.0  # backends of the database (those alive at the end)
 
     def per(self, count: int) -> str:
-        return (f"CPU per op: {self.client / count * 1e6:,.0f} µs client + "
-                f"{self.postgres / count * 1e6:,.0f} µs postgres; wall {self.wall:.2f} s")
+        return (
+            f"CPU per op: {self.client / count * 1e6:,.0f} µs client + "
+            f"{self.postgres / count * 1e6:,.0f} µs postgres; wall {self.wall:.2f} s"
+        )
 
 
 @contextmanager

@@ -21,8 +21,14 @@ from bench.http_load import CLI, running_server, seed
 def _accruals(run: str, count: int, members: int) -> list[dict[str, str]]:
     now = datetime.now(UTC).isoformat()
     return [
-        {"op": "accrue", "transaction_id": f"{run}{i}", "member_id": f"bm{i % members}",
-         "amount": "12.34", "currency": "EUR", "occurred_at": now}
+        {
+            "op": "accrue",
+            "transaction_id": f"{run}{i}",
+            "member_id": f"bm{i % members}",
+            "amount": "12.34",
+            "currency": "EUR",
+            "occurred_at": now,
+        }
         for i in range(count)
     ]
 
@@ -42,8 +48,9 @@ def wait_until_idle(server_pid: int, timeout: float = 300.0) -> None:
         before = now
 
 
-def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
-            file_lines: int = 20_000) -> list[Figure]:
+def measure(
+    batches: int = 4, per_batch: int = 5000, members: int = 2000, file_lines: int = 20_000
+) -> list[Figure]:
     figures = []
     with fresh_database() as url, running_server(url, workers=2) as (base, server):
         token = seed(base, members)
@@ -53,12 +60,22 @@ def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
         wait_until_idle(server.pid)
         with measured(url, pid=server.pid) as cpu:
             for operations in bodies:
-                response = requests.post(base + "/v1/batches", headers=headers, timeout=600,
-                                         json={"operations": operations})
+                response = requests.post(
+                    base + "/v1/batches",
+                    headers=headers,
+                    timeout=600,
+                    json={"operations": operations},
+                )
                 response.raise_for_status()
                 assert all(r["status"] == 201 for r in response.json()["results"])
-        figures.append(Figure("POST /v1/batches accruals", count / cpu.wall, "accruals/s",
-                              f"{batches} batches of {per_batch}; server {cpu.per(count)}"))
+        figures.append(
+            Figure(
+                "POST /v1/batches accruals",
+                count / cpu.wall,
+                "accruals/s",
+                f"{batches} batches of {per_batch}; server {cpu.per(count)}",
+            )
+        )
 
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "accruals.ndjson"
@@ -71,15 +88,23 @@ def measure(batches: int = 4, per_batch: int = 5000, members: int = 2000,
             started = time.perf_counter()
             subprocess.run(
                 [CLI, "import", "--partner", "bench-shop", "--chunk-size", "5000", str(path)],
-                env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             elapsed = time.perf_counter() - started
             used = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu_seconds = (used.ru_utime - children.ru_utime) + (used.ru_stime - children.ru_stime)
-        figures.append(Figure(
-            "loyalty-ledger import accruals", file_lines / elapsed, "accruals/s",
-            f"{file_lines} lines, process start included; CPU per op of the import process "
-            f"{cpu_seconds / file_lines * 1e6:,.0f} µs (postgres not counted)"))
+        figures.append(
+            Figure(
+                "loyalty-ledger import accruals",
+                file_lines / elapsed,
+                "accruals/s",
+                f"{file_lines} lines, process start included; CPU per op of the import process "
+                f"{cpu_seconds / file_lines * 1e6:,.0f} µs (postgres not counted)",
+            )
+        )
     return figures
 
 

@@ -21,8 +21,12 @@ PARTNER = PartnerTerms(
 
 def _accrue(member: str, n: int) -> Accrue:
     return Accrue(
-        partner_id=PARTNER.partner_id, transaction_id=f"{member}-t{n}", member_id=member,
-        amount=Decimal("12.34"), currency="EUR", occurred_at=datetime.now(UTC),
+        partner_id=PARTNER.partner_id,
+        transaction_id=f"{member}-t{n}",
+        member_id=member,
+        amount=Decimal("12.34"),
+        currency="EUR",
+        occurred_at=datetime.now(UTC),
     )
 
 
@@ -35,8 +39,12 @@ def batch_throughput(url: str, members: int = 1000, per_member: int = 10) -> Fig
         results = ledger.execute_batch(commands)
     assert all(not isinstance(r, Exception) for r in results)
     ledger.close()
-    return Figure("Ledger.execute_batch accruals", len(commands) / cpu.wall, "accruals/s",
-                  f"{len(commands)} accruals over {members} members; {cpu.per(len(commands))}")
+    return Figure(
+        "Ledger.execute_batch accruals",
+        len(commands) / cpu.wall,
+        "accruals/s",
+        f"{len(commands)} accruals over {members} members; {cpu.per(len(commands))}",
+    )
 
 
 def latencies_with_history(
@@ -52,8 +60,9 @@ def latencies_with_history(
         member = f"hist{history}"
         ledger.enroll(Enroll(member_id=member))
         for start in range(0, history, 1000):
-            ledger.execute_batch([_accrue(member, n)
-                                  for n in range(start, min(history, start + 1000))])
+            ledger.execute_batch(
+                [_accrue(member, n) for n in range(start, min(history, start + 1000))]
+            )
     timings: dict[int, list[float]] = {history: [] for history in histories}
     for n in range(samples):
         for history in histories:
@@ -61,8 +70,10 @@ def latencies_with_history(
             ledger.accrue(_accrue(f"hist{history}", history + n))
             timings[history].append(time.perf_counter() - started)
     ledger.close()
-    return {history: (percentile(t, 0.5) * 1000, percentile(t, 0.99) * 1000)
-            for history, t in timings.items()}
+    return {
+        history: (percentile(t, 0.5) * 1000, percentile(t, 0.99) * 1000)
+        for history, t in timings.items()
+    }
 
 
 def batch_throughput_figure() -> Figure:
@@ -75,10 +86,18 @@ def history_figures(history: int = 10_000) -> list[Figure]:
         latencies = latencies_with_history(url, (10, history))
     small, large = latencies[10], latencies[history]
     return [
-        Figure("accrual latency p50, member with 10 prior events", small[0], "ms",
-               f"p99 {small[1]:.1f} ms"),
-        Figure(f"accrual latency p50, member with {history:,} prior events", large[0], "ms",
-               f"p99 {large[1]:.1f} ms; ratio {large[0] / small[0]:.2f} (target <= 1.5)"),
+        Figure(
+            "accrual latency p50, member with 10 prior events",
+            small[0],
+            "ms",
+            f"p99 {small[1]:.1f} ms",
+        ),
+        Figure(
+            f"accrual latency p50, member with {history:,} prior events",
+            large[0],
+            "ms",
+            f"p99 {large[1]:.1f} ms; ratio {large[0] / small[0]:.2f} (target <= 1.5)",
+        ),
     ]
 
 

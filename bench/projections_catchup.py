@@ -66,16 +66,26 @@ def generate(ledger: Ledger, events: int, seed: int = 7) -> int:
     def flush() -> None:
         nonlocal stored
         if pending:
-            ledger.recorder.insert_events([ledger.mapper.to_stored_event(e)  # type: ignore[arg-type]
-                                           for e in pending])
+            ledger.recorder.insert_events(
+                [
+                    ledger.mapper.to_stored_event(e)  # type: ignore[arg-type]
+                    for e in pending
+                ]
+            )
             stored += len(pending)
             pending.clear()
 
     number = 0
     while stored + len(pending) < events:
         number += 1
-        member = Member(timestamp=now, member_id=f"bm{number}", enrolled_at=now,
-                        birth_date=None, enrolled_by="air", tier="basic")
+        member = Member(
+            timestamp=now,
+            member_id=f"bm{number}",
+            enrolled_at=now,
+            birth_date=None,
+            enrolled_by="air",
+            tier="basic",
+        )
         member.grant_enrollment_bonus(now, rules)
         accruals: list[tuple[PartnerTerms, str]] = []
         for step in range(rng.randint(4, 12)):
@@ -84,17 +94,43 @@ def generate(ledger: Ledger, events: int, seed: int = 7) -> int:
             roll = rng.random()
             if roll < 0.7 or not accruals:
                 tx = f"{number}-{step}"
-                member.accrue(now, rules, partner, str(uuid.uuid4()), tx,
-                              Decimal(rng.randint(100, 90000)) / 100, "EUR", now, None,
-                              rng.choice((0, 0, 0, 25)))
+                member.accrue(
+                    now,
+                    rules,
+                    partner,
+                    str(uuid.uuid4()),
+                    tx,
+                    Decimal(rng.randint(100, 90000)) / 100,
+                    "EUR",
+                    now,
+                    None,
+                    rng.choice((0, 0, 0, 25)),
+                )
                 accruals.append((partner, tx))
             elif roll < 0.85 and member.available > 10:
-                member.redeem(now, rules, partner, str(uuid.uuid4()), f"{number}-{step}",
-                              rng.randint(1, member.available), now, None)
+                member.redeem(
+                    now,
+                    rules,
+                    partner,
+                    str(uuid.uuid4()),
+                    f"{number}-{step}",
+                    rng.randint(1, member.available),
+                    now,
+                    None,
+                )
             else:
                 partner, tx = accruals.pop(rng.randrange(len(accruals)))
-                member.reverse_accrual(now, rules, partner.partner_id, str(uuid.uuid4()),
-                                       f"{number}-{step}r", tx, None, now, None)
+                member.reverse_accrual(
+                    now,
+                    rules,
+                    partner.partner_id,
+                    str(uuid.uuid4()),
+                    f"{number}-{step}r",
+                    tx,
+                    None,
+                    now,
+                    None,
+                )
         pending.extend(member.collect_events())
         if len(pending) >= CHUNK:
             flush()
@@ -120,15 +156,18 @@ def catch_up(url: str) -> dict[str, float]:
     helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     worker.stop()
     ledger.close()
-    return {"events": head, "seconds": round(seconds, 2),
-            "events_per_second": round(head / seconds),
-            "cpu_us_per_event": round((own_cpu + helpers_cpu) / head * 1e6, 1),
-            # The worker applies the first group, the helpers the others (GROUPS).
-            "worker_cpu_us_per_event": round(own_cpu / head * 1e6, 1),
-            "helpers_cpu_us_per_event": round(helpers_cpu / head * 1e6, 1),
-            "postgres_cpu_us_per_event": round(backends.seconds() / head * 1e6, 1),
-            "processes": 1 + len(worker.helper_groups),
-            "peak_rss_mb": round(max(own, helpers), 1)}
+    return {
+        "events": head,
+        "seconds": round(seconds, 2),
+        "events_per_second": round(head / seconds),
+        "cpu_us_per_event": round((own_cpu + helpers_cpu) / head * 1e6, 1),
+        # The worker applies the first group, the helpers the others (GROUPS).
+        "worker_cpu_us_per_event": round(own_cpu / head * 1e6, 1),
+        "helpers_cpu_us_per_event": round(helpers_cpu / head * 1e6, 1),
+        "postgres_cpu_us_per_event": round(backends.seconds() / head * 1e6, 1),
+        "processes": 1 + len(worker.helper_groups),
+        "peak_rss_mb": round(max(own, helpers), 1),
+    }
 
 
 class _BackendWatch(threading.Thread):
@@ -185,12 +224,15 @@ def run(events: int, url: str | None = None) -> dict[str, float]:
         ledger = open_ledger(settings=settings)
         started = time.perf_counter()
         stored = generate(ledger, events)
-        print(f"generated {stored} events in {time.perf_counter() - started:.1f} s",
-              file=sys.stderr)
+        print(
+            f"generated {stored} events in {time.perf_counter() - started:.1f} s", file=sys.stderr
+        )
         ledger.close()
         result = subprocess.run(
             [sys.executable, __file__, "--catch-up-only", "--url", url],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         figures: dict[str, float] = json.loads(result.stdout)
         return figures
@@ -203,13 +245,16 @@ def run(events: int, url: str | None = None) -> dict[str, float]:
 def measure(events: int = 1_000_000) -> list[Figure]:
     result = run(events)
     return [
-        Figure(f"projection catch-up from {int(result['events']):,} events",
-               result["events_per_second"], "events/s",
-               f"{result['seconds']} s; CPU per event {result['cpu_us_per_event']} µs in "
-               f"{int(result['processes'])} processes (worker "
-               f"{result['worker_cpu_us_per_event']}, helpers "
-               f"{result['helpers_cpu_us_per_event']}) + "
-               f"{result['postgres_cpu_us_per_event']} µs PostgreSQL"),
+        Figure(
+            f"projection catch-up from {int(result['events']):,} events",
+            result["events_per_second"],
+            "events/s",
+            f"{result['seconds']} s; CPU per event {result['cpu_us_per_event']} µs in "
+            f"{int(result['processes'])} processes (worker "
+            f"{result['worker_cpu_us_per_event']}, helpers "
+            f"{result['helpers_cpu_us_per_event']}) + "
+            f"{result['postgres_cpu_us_per_event']} µs PostgreSQL",
+        ),
         Figure("peak RSS of a catch-up process", result["peak_rss_mb"], "MB"),
     ]
 

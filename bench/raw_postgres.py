@@ -19,11 +19,27 @@ def _pgbench(url: str, script: str, clients: int, seconds: int) -> float:
         handle.write(script)
     out = subprocess.run(
         [
-            "pgbench", "-n", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
-            "-U", parts.username or "root", "-c", str(clients), "-j", str(min(clients, 4)),
-            "-T", str(seconds), "-f", handle.name, parts.path.lstrip("/"),
+            "pgbench",
+            "-n",
+            "-h",
+            parts.hostname or "127.0.0.1",
+            "-p",
+            str(parts.port or 5432),
+            "-U",
+            parts.username or "root",
+            "-c",
+            str(clients),
+            "-j",
+            str(min(clients, 4)),
+            "-T",
+            str(seconds),
+            "-f",
+            handle.name,
+            parts.path.lstrip("/"),
         ],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     Path(handle.name).unlink()
     match = re.search(r"tps = ([0-9.]+)", out.stdout)
@@ -42,14 +58,16 @@ def measure(seconds: int = 10) -> list[Figure]:
             url,
             "INSERT INTO raw_events (originator_id, version, topic, state) "
             "VALUES (gen_random_uuid(), 1, 'bench', repeat('x', 300)::bytea);\n",
-            clients=16, seconds=seconds,
+            clients=16,
+            seconds=seconds,
         )
         hundred = _pgbench(
             url,
             "BEGIN;\nINSERT INTO raw_events (originator_id, version, topic, state) "
             "SELECT gen_random_uuid(), 1, 'bench', repeat('x', 300)::bytea "
             "FROM generate_series(1, 100);\nCOMMIT;\n",
-            clients=4, seconds=seconds,
+            clients=4,
+            seconds=seconds,
         )
     return [
         Figure("raw PostgreSQL single-row insert commits (16 clients)", single, "commits/s"),

@@ -43,14 +43,15 @@ def main() -> None:
     for figure in stock_eventsourcing.measure(args.seconds):
         figures.append((figure, f"{figure.value / single_ref:.2f} x raw single commits"))
     http = http_load.measure(args.seconds)
-    figures.append((http[0], f"{http[0].value / single_ref:.2f} x raw single commits "
-                              "(target >= 0.30)"))
+    figures.append(
+        (http[0], f"{http[0].value / single_ref:.2f} x raw single commits (target >= 0.30)")
+    )
     batch = ledger_write.batch_throughput_figure()
-    figures.append((batch, f"{batch.value / single_ref:.2f} x raw single commits "
-                           "(target >= 1.5)"))
+    figures.append((batch, f"{batch.value / single_ref:.2f} x raw single commits (target >= 1.5)"))
     for figure in import_load.measure():
-        figures.append((figure, f"{figure.value / single_ref:.2f} x raw single commits "
-                                "(target >= 1.5)"))
+        figures.append(
+            (figure, f"{figure.value / single_ref:.2f} x raw single commits (target >= 1.5)")
+        )
     catchup, catchup_rss = projections_catchup.measure(args.catchup_events)
     figures.append((catchup, "target >= 20,000 events/s"))
     figures.append((catchup_rss, "target < 300 MB"))
@@ -64,8 +65,10 @@ def main() -> None:
     print()
     for figure, comparison in figures:
         note = f"  [{figure.note}]" if figure.note and figure.note != comparison else ""
-        print(f"{figure.name:<{width}}  {figure.value:>12,.1f} {figure.unit:<11} {comparison}"
-              f"{note}", flush=True)
+        print(
+            f"{figure.name:<{width}}  {figure.value:>12,.1f} {figure.unit:<11} {comparison}{note}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

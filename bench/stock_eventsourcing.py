@@ -42,8 +42,13 @@ def measure(seconds: float = 10.0, threads: int = 8) -> list[Figure]:
             worker.join()
         elapsed = time.perf_counter() - started
         app.close()
-    return [Figure(f"stock eventsourcing single-event saves ({threads} threads)",
-                   sum(saved) / elapsed, "saves/s")]
+    return [
+        Figure(
+            f"stock eventsourcing single-event saves ({threads} threads)",
+            sum(saved) / elapsed,
+            "saves/s",
+        )
+    ]
 
 
 if __name__ == "__main__":

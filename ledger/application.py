@@ -333,8 +333,9 @@ class Ledger(Application[UUID]):
         if role not in ROLES:
             raise InvalidCommand(f"role must be one of {', '.join(ROLES)}", field="role")
         if (role == "partner") != (partner_id is not None):
-            raise InvalidCommand("partner_id is required for, and only for, role partner",
-                                 field="partner_id")
+            raise InvalidCommand(
+                "partner_id is required for, and only for, role partner", field="partner_id"
+            )
         if partner_id is not None:
             self.partner(partner_id)
         token = token or new_token()
@@ -441,8 +442,11 @@ class Ledger(Application[UUID]):
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             member = self._member(uow, member_id)
             member.run_due(now, self.rules(uow))
-            change = {"suspend": member.suspend, "reactivate": member.reactivate,
-                      "close": member.close}[action]
+            change = {
+                "suspend": member.suspend,
+                "reactivate": member.reactivate,
+                "close": member.close,
+            }[action]
             change(now)
             return {**member.as_dict(), "balance": member.balance()}
 
@@ -615,8 +619,11 @@ class Ledger(Application[UUID]):
                 yield self.mapper.transcoder.decode(notification.state)
             start = notifications[-1].id + 1
 
-    def sweep(self, as_of: datetime | None = None, member_ids: Iterable[str] | None = None,
-              ) -> SweepReport:
+    def sweep(
+        self,
+        as_of: datetime | None = None,
+        member_ids: Iterable[str] | None = None,
+    ) -> SweepReport:
         """Emit the activations, expiries and downgrades due at `as_of` for the given members."""
         now = self.clock.now()
         as_of = as_of or now

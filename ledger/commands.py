@@ -28,9 +28,7 @@ class Command:
     operation = "command"
 
     def fingerprint_data(self) -> dict[str, Any]:
-        return {
-            name: _plain(getattr(self, name)) for name in _fingerprinted_fields(type(self))
-        }
+        return {name: _plain(getattr(self, name)) for name in _fingerprinted_fields(type(self))}
 
 
 @dataclass(frozen=True)

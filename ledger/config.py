@@ -50,9 +50,7 @@ class Settings:
             admin_key=env.get("LEDGER_ADMIN_KEY") or None,
             sweep_interval_seconds=float(env.get("LEDGER_SWEEP_INTERVAL_SECONDS", "300")),
             projection_poll_seconds=float(env.get("LEDGER_PROJECTION_POLL_SECONDS", "0.2")),
-            projection_gather_seconds=float(
-                env.get("LEDGER_PROJECTION_GATHER_SECONDS", "0.15")
-            ),
+            projection_gather_seconds=float(env.get("LEDGER_PROJECTION_GATHER_SECONDS", "0.15")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", "5")),
             pool_size=int(env.get("LEDGER_DB_POOL_SIZE", "5")),
             max_overflow=int(env.get("LEDGER_DB_MAX_OVERFLOW", "10")),

@@ -232,8 +232,10 @@ class Member(LedgerAggregate):
             self._expire(
                 timestamp=recorded,
                 as_of=as_of,
-                lots=[{**_portion(lot, lot.remaining), "expires_at": lot.expires_at}
-                      for lot in expired],
+                lots=[
+                    {**_portion(lot, lot.remaining), "expires_at": lot.expires_at}
+                    for lot in expired
+                ],
             )
 
         ladder = rules.ladder
@@ -282,7 +284,11 @@ class Member(LedgerAggregate):
     # ---------------------------------------------------------------- credits
 
     def _new_lot(
-        self, source: str, points: int, earned_at: datetime, available_at: datetime,
+        self,
+        source: str,
+        points: int,
+        earned_at: datetime,
+        available_at: datetime,
         rules: ProgramRules,
     ) -> dict[str, Any]:
         return {
@@ -526,9 +532,9 @@ class Member(LedgerAggregate):
 
     # ----------------------------------------------------------------- debits
 
-    def _take_available(self, points: int, first: Lot | None = None) -> tuple[
-        list[dict[str, Any]], int
-    ]:
+    def _take_available(
+        self, points: int, first: Lot | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
         """Plan which lots give `points` (a given lot first); return the plan and the shortfall."""
         plan: list[dict[str, Any]] = []
         missing = points

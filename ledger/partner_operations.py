@@ -22,8 +22,15 @@ def apply_partner_command(
     """Apply a partner command to the member; return the facts the response reports."""
     if isinstance(command, Accrue):
         member.accrue(
-            now, rules, partner.terms, operation_id, command.transaction_id, command.amount,
-            command.currency, command.occurred_at, command.pending_days,
+            now,
+            rules,
+            partner.terms,
+            operation_id,
+            command.transaction_id,
+            command.amount,
+            command.currency,
+            command.occurred_at,
+            command.pending_days,
             command.bonus_points,
         )
         accrual = _last_event(member, "PointsAccrued")
@@ -44,8 +51,14 @@ def apply_partner_command(
         }
     if isinstance(command, Redeem):
         member.redeem(
-            now, rules, partner.terms, operation_id, command.transaction_id, command.points,
-            command.occurred_at, command.description,
+            now,
+            rules,
+            partner.terms,
+            operation_id,
+            command.transaction_id,
+            command.points,
+            command.occurred_at,
+            command.description,
         )
         redemption = _last_event(member, "PointsRedeemed")
         return {
@@ -59,8 +72,14 @@ def apply_partner_command(
         }
     if isinstance(command, ReverseAccrual):
         member.reverse_accrual(
-            now, rules, partner.partner_id, operation_id, command.transaction_id,
-            command.original_transaction_id, command.refund_amount, command.occurred_at,
+            now,
+            rules,
+            partner.partner_id,
+            operation_id,
+            command.transaction_id,
+            command.original_transaction_id,
+            command.refund_amount,
+            command.occurred_at,
             command.reason,
         )
         reversal = _last_event(member, "AccrualReversed")
@@ -76,8 +95,14 @@ def apply_partner_command(
         }
     assert isinstance(command, ReverseRedemption)
     member.reverse_redemption(
-        now, rules, partner.partner_id, operation_id, command.transaction_id,
-        command.original_transaction_id, command.occurred_at, command.reason,
+        now,
+        rules,
+        partner.partner_id,
+        operation_id,
+        command.transaction_id,
+        command.original_transaction_id,
+        command.occurred_at,
+        command.reason,
     )
     restored = _last_event(member, "RedemptionReversed")
     return {

@@ -45,8 +45,10 @@ class LedgerRecorder(PostgresApplicationRecorder):
     def _before_insert_query(self, conn: Connection[DictRow]) -> bytes:
         """The lock timeout, the table lock and the NOTIFY, as one query."""
         if self._before_insert is None:
-            statements = [*self.lock_table_statements,
-                          SQL("NOTIFY {0}").format(Identifier(self.channel_name))]
+            statements = [
+                *self.lock_table_statements,
+                SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
+            ]
             self._before_insert = Composed(statements).join("; ").as_bytes(conn)
         return self._before_insert
 

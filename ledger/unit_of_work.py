@@ -231,8 +231,10 @@ class UnitOfWork:
         """Give cached aggregates back (evicted if anything unsaved may be in them)."""
         if self._cache is not None:
             for aggregate_id, aggregate in self._borrowed.items():
-                keep = not failed and not self.events and aggregate is self._aggregates.get(
-                    aggregate_id
+                keep = (
+                    not failed
+                    and not self.events
+                    and aggregate is self._aggregates.get(aggregate_id)
                 )
                 self._cache.give_back(aggregate_id, aggregate if keep else None)
         self._borrowed = {}

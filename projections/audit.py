@@ -17,14 +17,16 @@ PAGE = 5000
 
 def verify_chain(ledger: Ledger, target: Target, until: int) -> tuple[int, int | None]:
     """Recompute the chain from the stored events; (events checked, first broken position)."""
-    stored = {int(r["position"]): r["hash"] for r in target.query(
-        "SELECT position, hash FROM event_hashes WHERE position <= ? ORDER BY position",
-        [until])}
+    stored = {
+        int(r["position"]): r["hash"]
+        for r in target.query(
+            "SELECT position, hash FROM event_hashes WHERE position <= ? ORDER BY position", [until]
+        )
+    }
     previous, checked, start = GENESIS_HASH, 0, 1
     seen: set[int] = set()
     while start <= until:
-        notifications = ledger.recorder.select_notifications(start=start, limit=PAGE,
-                                                             stop=until)
+        notifications = ledger.recorder.select_notifications(start=start, limit=PAGE, stop=until)
         if not notifications:
             break
         for n in notifications:
@@ -64,7 +66,8 @@ def verify(ledger: Ledger, target: Target) -> dict[str, Any]:
             detail = None
             for table in projection.tables:
                 difference = _first_difference(
-                    list(target.iter_rows(table)), list(scratch.iter_rows(table)), table.key)
+                    list(target.iter_rows(table)), list(scratch.iter_rows(table)), table.key
+                )
                 if difference:
                     detail = f"{table.name}: {difference}"
                     break

@@ -28,7 +28,8 @@ from projections.model import ENVELOPE, to_json
 
 # The library's own transcodings, decoded by the C constructors they call anyway.
 _FAST: dict[type, Callable[[Any], Any]] = {
-    DatetimeAsISO: datetime.fromisoformat, DecimalAsStr: Decimal,
+    DatetimeAsISO: datetime.fromisoformat,
+    DecimalAsStr: Decimal,
 }
 
 
@@ -44,8 +45,7 @@ class StateDecoder:
         self._class_versions: dict[str, int] = {}
         # Transcodings whose stored text is what `str`/`isoformat` of the decoded value gives
         # back (the transcoder stored exactly that text, and it round-trips).
-        self._verbatim = frozenset(
-            name for name, t in transcoder.names.items() if type(t) in _FAST)
+        self._verbatim = frozenset(name for name, t in transcoder.names.items() if type(t) in _FAST)
 
     def decode(self, topic: str, state: bytes) -> dict[str, Any]:
         if not self._plain:
@@ -125,10 +125,14 @@ class StateDecoder:
                 if len(value) == 2 and "_type_" in value and "_data_" in value:
                     # `_marker` inlined for a known marker holding a text (nearly all).
                     text, name_of_type = value["_data_"], value["_type_"]
-                    decoder = (decoders.get(name_of_type)
-                               if type(text) is str and type(name_of_type) is str else None)
+                    decoder = (
+                        decoders.get(name_of_type)
+                        if type(text) is str and type(name_of_type) is str
+                        else None
+                    )
                     container[name] = (  # type: ignore[index]
-                        decoder(text) if decoder is not None else self._marker(value))
+                        decoder(text) if decoder is not None else self._marker(value)
+                    )
                 else:
                     self._convert(value)
             elif kind is list:
@@ -151,7 +155,8 @@ class StateDecoder:
         version = self._class_versions.get(topic)
         if version is None:
             version = self._class_versions[topic] = getattr(
-                resolve_topic(topic), "class_version", 1)
+                resolve_topic(topic), "class_version", 1
+            )
         return version
 
     def _upcast(self, topic: str, data: dict[str, Any]) -> None:

@@ -28,9 +28,19 @@ from projections.model import (
 
 MEMBER_EVENTS = frozenset(
     {
-        "MemberEnrolled", "BonusGranted", "PointsAccrued", "PointsActivated", "PointsExpired",
-        "TierChanged", "PointsRedeemed", "AccrualReversed", "RedemptionReversed",
-        "PointsAdjusted", "MemberSuspended", "MemberReactivated", "MemberClosed",
+        "MemberEnrolled",
+        "BonusGranted",
+        "PointsAccrued",
+        "PointsActivated",
+        "PointsExpired",
+        "TierChanged",
+        "PointsRedeemed",
+        "AccrualReversed",
+        "RedemptionReversed",
+        "PointsAdjusted",
+        "MemberSuspended",
+        "MemberReactivated",
+        "MemberClosed",
     }
 )
 # Events whose `lots` take points out of lots that may still be pending.
@@ -38,46 +48,105 @@ TAKES_FROM_LOTS = frozenset({"PointsExpired", "AccrualReversed", "MemberClosed"}
 GENESIS_HASH = "0" * 64
 
 BALANCES = table(
-    "member_balances", ("member_key",),
-    member_key="text", member_id="text", status="text", enrolled_at="time", tier="text",
-    available="int", pending="int", debt="int", lifetime_earned="int", lifetime_adjusted="int",
-    lifetime_redeemed="int", lifetime_expired="int", lifetime_reversed="int",
-    position="int", updated_at="time",
+    "member_balances",
+    ("member_key",),
+    member_key="text",
+    member_id="text",
+    status="text",
+    enrolled_at="time",
+    tier="text",
+    available="int",
+    pending="int",
+    debt="int",
+    lifetime_earned="int",
+    lifetime_adjusted="int",
+    lifetime_redeemed="int",
+    lifetime_expired="int",
+    lifetime_reversed="int",
+    position="int",
+    updated_at="time",
 )
 LOTS = table(
-    "member_lots", ("member_key", "lot_id"),
-    member_key="text", lot_id="text", source="text", points="int", remaining="int",
-    earned_at="time", available_at="time", expires_at="time", is_pending="bool",
+    "member_lots",
+    ("member_key", "lot_id"),
+    member_key="text",
+    lot_id="text",
+    source="text",
+    points="int",
+    remaining="int",
+    earned_at="time",
+    available_at="time",
+    expires_at="time",
+    is_pending="bool",
 )
 STATEMENT = table(
-    "member_statement", ("position",),
-    position="int", member_key="text", recorded_at="time", occurred_at="time", type="text",
-    partner_id="text", transaction_id="text", points="int", available_after="int",
-    pending_after="int", detail="text",
+    "member_statement",
+    ("position",),
+    position="int",
+    member_key="text",
+    recorded_at="time",
+    occurred_at="time",
+    type="text",
+    partner_id="text",
+    transaction_id="text",
+    points="int",
+    available_after="int",
+    pending_after="int",
+    detail="text",
 )
 TIERS = table(
-    "member_tiers", ("member_key",), merged=True,
-    member_key="text", tier="text", since="time", guaranteed_until="time",
+    "member_tiers",
+    ("member_key",),
+    merged=True,
+    member_key="text",
+    tier="text",
+    since="time",
+    guaranteed_until="time",
 )
 SPEND = table(
-    "qualifying_spend", ("accrual_id",), merged=True,
-    accrual_id="text", member_key="text", occurred_at="time", amount="decimal",
+    "qualifying_spend",
+    ("accrual_id",),
+    merged=True,
+    accrual_id="text",
+    member_key="text",
+    occurred_at="time",
+    amount="decimal",
     refunded="decimal",
 )
 PARTNER_DAYS = table(
-    "partner_positions", ("partner_id", "day"), merged=True,
-    partner_id="text", day="date", currency="text", points_issued="int",
-    amount_funded="decimal", points_reversed="int", amount_reversed="decimal",
-    points_redeemed="int", amount_reimbursed="decimal", points_restored="int",
+    "partner_positions",
+    ("partner_id", "day"),
+    merged=True,
+    partner_id="text",
+    day="date",
+    currency="text",
+    points_issued="int",
+    amount_funded="decimal",
+    points_reversed="int",
+    amount_reversed="decimal",
+    points_redeemed="int",
+    amount_reimbursed="decimal",
+    points_restored="int",
     amount_restored="decimal",
 )
 BREAKAGE_DAYS = table(
-    "breakage_daily", ("source", "day"), merged=True,
-    source="text", day="date", points_expired="int", points_forfeited="int",
+    "breakage_daily",
+    ("source", "day"),
+    merged=True,
+    source="text",
+    day="date",
+    points_expired="int",
+    points_forfeited="int",
 )
 POSTINGS = table(
-    "postings", ("position", "seq"),
-    position="int", seq="int", account="text", debit="int", credit="int", recorded_at="time",
+    "postings",
+    ("position", "seq"),
+    position="int",
+    seq="int",
+    account="text",
+    debit="int",
+    credit="int",
+    recorded_at="time",
 )
 ACCOUNTS = table("member_accounts", ("member_key",), member_key="text", member_id="text")
 HASHES = table("event_hashes", ("position",), position="int", hash="text")
@@ -121,39 +190,62 @@ class MemberBalances(Projection):
         put: dict[str, Any] = {"position": fact.position, "updated_at": e["timestamp"]}
         add: dict[str, int] = {}
         if kind == "MemberEnrolled":
-            put.update(member_id=e["member_id"], status="active",
-                       enrolled_at=e["enrolled_at"], tier=e["tier"])
+            put.update(
+                member_id=e["member_id"],
+                status="active",
+                enrolled_at=e["enrolled_at"],
+                tier=e["tier"],
+            )
         elif kind in ("BonusGranted", "PointsAccrued"):
             points = e["lot"]["points"]
             column = "pending" if kind == "PointsAccrued" and e["pending"] else "available"
             add = {column: points, "debt": -e["debt_paid"], "lifetime_earned": points}
         elif kind == "PointsActivated":
             points = _taken(e["lots"])
-            add = {"pending": -points, "available": points,
-                   "debt": -sum(p["debt_paid"] for p in e["lots"])}
+            add = {
+                "pending": -points,
+                "available": points,
+                "debt": -sum(p["debt_paid"] for p in e["lots"]),
+            }
         elif kind == "PointsExpired":
             pending, available = _split_by_pending(fact, rows)
-            add = {"pending": -pending, "available": -available,
-                   "lifetime_expired": pending + available}
+            add = {
+                "pending": -pending,
+                "available": -available,
+                "lifetime_expired": pending + available,
+            }
         elif kind == "MemberClosed":
             pending, available = _split_by_pending(fact, rows)
             put["status"] = "closed"
-            add = {"pending": -pending, "available": -available,
-                   "lifetime_expired": pending + available}
+            add = {
+                "pending": -pending,
+                "available": -available,
+                "lifetime_expired": pending + available,
+            }
         elif kind == "TierChanged":
             put["tier"] = e["to_tier"]
         elif kind == "PointsRedeemed":
             add = {"available": -e["points"], "lifetime_redeemed": e["points"]}
         elif kind == "AccrualReversed":
             pending, available = _split_by_pending(fact, rows)
-            add = {"pending": -pending, "available": -available - e["debt_created"],
-                   "debt": e["debt_created"], "lifetime_reversed": e["points_reversed"]}
+            add = {
+                "pending": -pending,
+                "available": -available - e["debt_created"],
+                "debt": e["debt_created"],
+                "lifetime_reversed": e["points_reversed"],
+            }
         elif kind == "RedemptionReversed":
-            add = {"available": e["points_restored"], "debt": -e["debt_paid"],
-                   "lifetime_redeemed": -e["points_restored"]}
+            add = {
+                "available": e["points_restored"],
+                "debt": -e["debt_paid"],
+                "lifetime_redeemed": -e["points_restored"],
+            }
         elif kind == "PointsAdjusted":
-            add = {"available": e["points"], "debt": e["debt_created"] - e["debt_paid"],
-                   "lifetime_adjusted": e["points"]}
+            add = {
+                "available": e["points"],
+                "debt": e["debt_created"] - e["debt_paid"],
+                "lifetime_adjusted": e["points"],
+            }
         elif kind == "MemberSuspended":
             put["status"] = "suspended"
         elif kind == "MemberReactivated":
@@ -167,8 +259,17 @@ class MemberLots(Projection):
     name = "member_lots"
     tables = (LOTS,)
     topics = frozenset(
-        {"BonusGranted", "PointsAccrued", "PointsActivated", "PointsExpired", "PointsRedeemed",
-         "AccrualReversed", "RedemptionReversed", "PointsAdjusted", "MemberClosed"}
+        {
+            "BonusGranted",
+            "PointsAccrued",
+            "PointsActivated",
+            "PointsExpired",
+            "PointsRedeemed",
+            "AccrualReversed",
+            "RedemptionReversed",
+            "PointsAdjusted",
+            "MemberClosed",
+        }
     )
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
@@ -176,19 +277,29 @@ class MemberLots(Projection):
         new_lot = e.get("lot")
         if new_lot is not None:
             pending = kind == "PointsAccrued" and e["pending"]
-            yield Create(LOTS.name, (fact.member_key, new_lot["lot_id"]), {
-                "source": new_lot["source"], "points": new_lot["points"],
-                "remaining": new_lot["points"] - e["debt_paid"],
-                "earned_at": new_lot["earned_at"],
-                "available_at": new_lot["available_at"], "expires_at": new_lot["expires_at"],
-                "is_pending": pending,
-            })
+            yield Create(
+                LOTS.name,
+                (fact.member_key, new_lot["lot_id"]),
+                {
+                    "source": new_lot["source"],
+                    "points": new_lot["points"],
+                    "remaining": new_lot["points"] - e["debt_paid"],
+                    "earned_at": new_lot["earned_at"],
+                    "available_at": new_lot["available_at"],
+                    "expires_at": new_lot["expires_at"],
+                    "is_pending": pending,
+                },
+            )
         sign = 1 if kind == "RedemptionReversed" else -1
         for portion in e.get("lots", ()):
             key = (fact.member_key, portion["lot_id"])
             if kind == "PointsActivated":
-                yield Upsert(LOTS.name, key, set={"is_pending": False},
-                             add={"remaining": -portion["debt_paid"]})
+                yield Upsert(
+                    LOTS.name,
+                    key,
+                    set={"is_pending": False},
+                    add={"remaining": -portion["debt_paid"]},
+                )
             else:
                 yield Upsert(LOTS.name, key, add={"remaining": sign * portion["points"]})
 
@@ -228,19 +339,28 @@ class MemberStatement(Projection):
         balance = rows.get(BALANCES.name, (fact.member_key,))
         assert balance is not None, "member_balances runs before member_statement"
         occurred: datetime = (
-            e.get("occurred_at") or e.get("as_of")
-            or e.get("enrolled_at") or e["timestamp"]
+            e.get("occurred_at") or e.get("as_of") or e.get("enrolled_at") or e["timestamp"]
         )
         partner = e.get("partner_id") or e.get("enrolled_by")
         transaction = e.get("transaction_id") or e.get("adjustment_id")
-        return [Insert(STATEMENT.name, {
-            "position": fact.position, "member_key": fact.member_key,
-            "recorded_at": e["timestamp"], "occurred_at": occurred, "type": fact.kind,
-            "partner_id": partner, "transaction_id": transaction,
-            "points": statement_points(fact.kind, e),
-            "available_after": balance["available"], "pending_after": balance["pending"],
-            "detail": fact.text if fact.text is not None else to_json(event_data(e)),
-        })]
+        return [
+            Insert(
+                STATEMENT.name,
+                {
+                    "position": fact.position,
+                    "member_key": fact.member_key,
+                    "recorded_at": e["timestamp"],
+                    "occurred_at": occurred,
+                    "type": fact.kind,
+                    "partner_id": partner,
+                    "transaction_id": transaction,
+                    "points": statement_points(fact.kind, e),
+                    "available_after": balance["available"],
+                    "pending_after": balance["pending"],
+                    "detail": fact.text if fact.text is not None else to_json(event_data(e)),
+                },
+            )
+        ]
 
 
 class MemberTiers(Projection):
@@ -255,15 +375,25 @@ class MemberTiers(Projection):
         if kind == "MemberEnrolled":
             yield Upsert(TIERS.name, key, set={"tier": e["tier"], "since": e["enrolled_at"]})
         elif kind == "TierChanged":
-            yield Upsert(TIERS.name, key, set={
-                "tier": e["to_tier"], "since": e["timestamp"],
-                "guaranteed_until": e["guaranteed_until"],
-            })
+            yield Upsert(
+                TIERS.name,
+                key,
+                set={
+                    "tier": e["to_tier"],
+                    "since": e["timestamp"],
+                    "guaranteed_until": e["guaranteed_until"],
+                },
+            )
         elif kind == "PointsAccrued":
-            yield Create(SPEND.name, (e["accrual_id"],), {
-                "member_key": fact.member_key, "occurred_at": e["occurred_at"],
-                "amount": e["amount"],
-            })
+            yield Create(
+                SPEND.name,
+                (e["accrual_id"],),
+                {
+                    "member_key": fact.member_key,
+                    "occurred_at": e["occurred_at"],
+                    "amount": e["amount"],
+                },
+            )
         else:
             yield Upsert(SPEND.name, (e["accrual_id"],), add={"refunded": e["refund_amount"]})
 
@@ -275,8 +405,14 @@ class PartnerPositions(Projection):
     name = "partner_positions"
     tables = (PARTNER_DAYS, BREAKAGE_DAYS)
     topics = frozenset(
-        {"PointsAccrued", "AccrualReversed", "PointsRedeemed", "RedemptionReversed",
-         "PointsExpired", "MemberClosed"}
+        {
+            "PointsAccrued",
+            "AccrualReversed",
+            "PointsRedeemed",
+            "RedemptionReversed",
+            "PointsExpired",
+            "MemberClosed",
+        }
     )
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
@@ -285,23 +421,30 @@ class PartnerPositions(Projection):
         if kind in ("PointsExpired", "MemberClosed"):
             column = "points_expired" if kind == "PointsExpired" else "points_forfeited"
             for portion in e["lots"]:
-                yield Upsert(BREAKAGE_DAYS.name, (portion["source"], day),
-                             add={column: portion["points"]})
+                yield Upsert(
+                    BREAKAGE_DAYS.name, (portion["source"], day), add={column: portion["points"]}
+                )
             return
         if kind == "PointsAccrued":
             counters = {"points_issued": e["points"], "amount_funded": e["funding_amount"]}
         elif kind == "AccrualReversed":
-            counters = {"points_reversed": e["points_reversed"],
-                        "amount_reversed": e["funding_amount"]}
+            counters = {
+                "points_reversed": e["points_reversed"],
+                "amount_reversed": e["funding_amount"],
+            }
         elif kind == "PointsRedeemed":
-            counters = {"points_redeemed": e["points"],
-                        "amount_reimbursed": e["reimbursement_amount"]}
+            counters = {
+                "points_redeemed": e["points"],
+                "amount_reimbursed": e["reimbursement_amount"],
+            }
         else:
-            counters = {"points_restored": e["points_restored"],
-                        "amount_restored": e["reimbursement_amount"]}
-        yield Upsert(PARTNER_DAYS.name, (e["partner_id"], day),
-                     set={"currency": e["currency"]},
-                     add=counters)
+            counters = {
+                "points_restored": e["points_restored"],
+                "amount_restored": e["reimbursement_amount"],
+            }
+        yield Upsert(
+            PARTNER_DAYS.name, (e["partner_id"], day), set={"currency": e["currency"]}, add=counters
+        )
 
 
 def postings_for(kind: str, event: Mapping[str, Any], member: str) -> list[tuple[str, int]]:
@@ -336,8 +479,17 @@ class Postings(Projection):
     name = "postings"
     tables = (POSTINGS, ACCOUNTS)
     topics = frozenset(
-        {"MemberEnrolled", "PointsAccrued", "AccrualReversed", "PointsRedeemed",
-         "RedemptionReversed", "BonusGranted", "PointsAdjusted", "PointsExpired", "MemberClosed"}
+        {
+            "MemberEnrolled",
+            "PointsAccrued",
+            "AccrualReversed",
+            "PointsRedeemed",
+            "RedemptionReversed",
+            "BonusGranted",
+            "PointsAdjusted",
+            "PointsExpired",
+            "MemberClosed",
+        }
     )
 
     def reads(self, fact: Fact) -> Iterable[RowKey]:
@@ -346,19 +498,26 @@ class Postings(Projection):
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
         if fact.kind == "MemberEnrolled":
-            yield Upsert(ACCOUNTS.name, (fact.member_key,),
-                         set={"member_id": fact.data["member_id"]})
+            yield Upsert(
+                ACCOUNTS.name, (fact.member_key,), set={"member_id": fact.data["member_id"]}
+            )
             return
         enrolled = rows.get(ACCOUNTS.name, (fact.member_key,))
         assert enrolled is not None, "a member's events follow its enrollment"
         member = f"member:{enrolled['member_id']}"
         for seq, (account, amount) in enumerate(postings_for(fact.kind, fact.data, member)):
             if amount:
-                yield Insert(POSTINGS.name, {
-                    "position": fact.position, "seq": seq, "account": account,
-                    "debit": max(amount, 0), "credit": max(-amount, 0),
-                    "recorded_at": fact.data["timestamp"],
-                })
+                yield Insert(
+                    POSTINGS.name,
+                    {
+                        "position": fact.position,
+                        "seq": seq,
+                        "account": account,
+                        "debit": max(amount, 0),
+                        "credit": max(-amount, 0),
+                        "recorded_at": fact.data["timestamp"],
+                    },
+                )
 
 
 def chain_hash(previous: str, topic: str, state: bytes) -> str:
@@ -388,8 +547,13 @@ class HashChain(Projection):
 
 # In this order: later projections may read what earlier ones wrote for the same event.
 ALL: tuple[Projection, ...] = (
-    MemberBalances(), MemberLots(), MemberStatement(), MemberTiers(), PartnerPositions(),
-    Postings(), HashChain(),
+    MemberBalances(),
+    MemberLots(),
+    MemberStatement(),
+    MemberTiers(),
+    PartnerPositions(),
+    Postings(),
+    HashChain(),
 )
 TABLES = tuple(t for p in ALL for t in p.tables)
 

@@ -70,7 +70,6 @@ class EventLog:
             row = curs.fetchone()
             return int(row[0]) if row else None
 
-
     def select_after(self, versions: dict[UUID, int]) -> list[StoredEvent]:
         """Events of many aggregates, each after a given version, in one query."""
         if not versions:
@@ -82,9 +81,7 @@ class EventLog:
             # scan: 2.5 ms a call at 10,000 events, growing with the log. Many aggregates (a
             # batch chunk): the plain join, which costs PostgreSQL 35 µs less per accrual
             # there than a lookup each (bench.ledger_write, back to back).
-            statement = (
-                self._few_after if len(versions) <= FEW_AGGREGATES else self._many_after
-            )
+            statement = self._few_after if len(versions) <= FEW_AGGREGATES else self._many_after
             with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
                 curs.execute(statement, (list(versions), list(versions.values())))
                 return [
@@ -136,9 +133,10 @@ class EventLog:
                 + " ORDER BY notification_id LIMIT %s"
             )
             params = (start, stop, limit) if stop is not None else (start, limit)
-            with self.recorder.datastore.get_connection() as conn, conn.cursor(
-                row_factory=tuple_row
-            ) as curs:
+            with (
+                self.recorder.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row) as curs,
+            ):
                 curs.execute(statement, params, prepare=True, binary=True)
                 # The columns are LoggedEvent's, in its order: tuple.__new__ spares the
                 # Python-level `_make` per row.
@@ -158,8 +156,10 @@ class EventLog:
             )
             with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
                 curs.execute(statement, (originator_id,))
-                rows = [(r["notification_id"], r["originator_version"], r["topic"],
-                         bytes(r["state"])) for r in curs.fetchall()]
+                rows = [
+                    (r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                    for r in curs.fetchall()
+                ]
         else:
             statement = (
                 f"SELECT rowid, originator_version, topic, state "
@@ -170,8 +170,13 @@ class EventLog:
                 curs.execute(statement, (originator_id.hex,))
                 rows = [(r[0], r[1], r[2], r[3]) for r in curs.fetchall()]
         return [
-            Notification(id=int(position), originator_id=originator_id,
-                         originator_version=int(version), topic=topic, state=state)
+            Notification(
+                id=int(position),
+                originator_id=originator_id,
+                originator_version=int(version),
+                topic=topic,
+                state=state,
+            )
             for position, version, topic, state in rows
         ]
 

@@ -53,7 +53,8 @@ class Table:
     values: frozenset[str] = field(init=False, compare=False)  # the columns that are not the key
     # A row's values in `column_names` order, as a tuple (what the targets write).
     row_values: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(
-        init=False, repr=False, compare=False)
+        init=False, repr=False, compare=False
+    )
     _defaults: Mapping[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -50,7 +50,9 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 def member(target: Target, member_id: str) -> dict[str, Any] | None:
     rows = target.query(
         "SELECT member_id, status, enrolled_at, tier, position FROM member_balances "
-        "WHERE member_key = ?", [member_key(member_id)])
+        "WHERE member_key = ?",
+        [member_key(member_id)],
+    )
     return rows[0] if rows else None
 
 
@@ -58,7 +60,9 @@ def balance(target: Target, member_id: str) -> dict[str, Any] | None:
     rows = target.query(
         "SELECT member_id, available, pending, lifetime_earned, lifetime_adjusted, "
         "lifetime_redeemed, lifetime_expired, lifetime_reversed, tier, position, updated_at "
-        "FROM member_balances WHERE member_key = ?", [member_key(member_id)])
+        "FROM member_balances WHERE member_key = ?",
+        [member_key(member_id)],
+    )
     return rows[0] if rows else None
 
 
@@ -79,9 +83,11 @@ def statement(
         after = int(state["after"])
         start = datetime.fromisoformat(state["from"]) if state.get("from") else None
         end = datetime.fromisoformat(state["to"]) if state.get("to") else None
-    sql = ("SELECT position, recorded_at, occurred_at, type, partner_id, transaction_id, points, "
-           "available_after, pending_after, detail FROM member_statement "
-           "WHERE member_key = ? AND position > ?")
+    sql = (
+        "SELECT position, recorded_at, occurred_at, type, partner_id, transaction_id, points, "
+        "available_after, pending_after, detail FROM member_statement "
+        "WHERE member_key = ? AND position > ?"
+    )
     params: list[Any] = [member_key(member_id), after]
     if start is not None:
         sql += " AND recorded_at >= ?"
@@ -93,11 +99,14 @@ def statement(
     lines = [{**r, "detail": _with_times(json.loads(r["detail"]))} for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor({
-            "member": member_id, "after": lines[-1]["position"],
-            "from": start.isoformat() if start else None,
-            "to": end.isoformat() if end else None,
-        })
+        next_cursor = encode_cursor(
+            {
+                "member": member_id,
+                "after": lines[-1]["position"],
+                "from": start.isoformat() if start else None,
+                "to": end.isoformat() if end else None,
+            }
+        )
     return {"lines": lines, "next_cursor": next_cursor}
 
 
@@ -120,13 +129,16 @@ def qualifying_spend(target: Target, member_id: str, at: datetime) -> Decimal:
     rows = target.query(
         "SELECT amount, refunded FROM qualifying_spend WHERE member_key = ? "
         "AND occurred_at > ? AND occurred_at <= ?",
-        [member_key(member_id), at - QUALIFYING_WINDOW, at])
+        [member_key(member_id), at - QUALIFYING_WINDOW, at],
+    )
     return sum((r["amount"] - r["refunded"] for r in rows), ZERO)
 
 
 def tier(target: Target, ledger: Ledger, member_id: str, at: datetime) -> dict[str, Any] | None:
-    rows = target.query("SELECT tier, since, guaranteed_until FROM member_tiers "
-                        "WHERE member_key = ?", [member_key(member_id)])
+    rows = target.query(
+        "SELECT tier, since, guaranteed_until FROM member_tiers WHERE member_key = ?",
+        [member_key(member_id)],
+    )
     if not rows:
         return None
     state = rows[0]
@@ -148,7 +160,8 @@ def expiring(
         "SELECT expires_at, SUM(remaining) AS points FROM member_lots "
         "WHERE member_key = ? AND remaining > 0 AND expires_at > ? AND expires_at <= ? "
         "GROUP BY expires_at ORDER BY expires_at",
-        [member_key(member_id), at, at + timedelta(days=within_days)])
+        [member_key(member_id), at, at + timedelta(days=within_days)],
+    )
     return [{"expires_at": r["expires_at"], "points": int(r["points"])} for r in rows]
 
 
@@ -156,56 +169,82 @@ def tier_report(target: Target) -> dict[str, Any]:
     rows = target.query(
         "SELECT t.tier AS tier, COUNT(*) AS members FROM member_tiers t "
         "JOIN member_balances b ON b.member_key = t.member_key WHERE b.status <> 'closed' "
-        "GROUP BY t.tier ORDER BY t.tier")
+        "GROUP BY t.tier ORDER BY t.tier"
+    )
     return {"tiers": [{"code": r["tier"], "members": int(r["members"])} for r in rows]}
 
 
 # ------------------------------------------------------------------- finance
 
-SETTLEMENT_FIELDS = ("points_issued", "amount_funded", "points_redeemed", "amount_reimbursed",
-                     "net")
+SETTLEMENT_FIELDS = (
+    "points_issued",
+    "amount_funded",
+    "points_redeemed",
+    "amount_reimbursed",
+    "net",
+)
 
 
 def settlement(target: Target, start: date, end: date, currency: str) -> dict[str, Any]:
     """Per partner over recorded days [start, end): net of reversals and cancellations."""
     rows = target.query(
-        "SELECT * FROM partner_positions WHERE day >= ? AND day < ? "
-        "ORDER BY partner_id, day", [start, end])
+        "SELECT * FROM partner_positions WHERE day >= ? AND day < ? ORDER BY partner_id, day",
+        [start, end],
+    )
     partners: dict[str, dict[str, Any]] = {}
     for row in rows:
-        entry = partners.setdefault(row["partner_id"], {
-            "partner_id": row["partner_id"], "points_issued": 0, "amount_funded": ZERO,
-            "points_redeemed": 0, "amount_reimbursed": ZERO,
-        })
+        entry = partners.setdefault(
+            row["partner_id"],
+            {
+                "partner_id": row["partner_id"],
+                "points_issued": 0,
+                "amount_funded": ZERO,
+                "points_redeemed": 0,
+                "amount_reimbursed": ZERO,
+            },
+        )
         entry["points_issued"] += row["points_issued"] - row["points_reversed"]
         entry["amount_funded"] += row["amount_funded"] - row["amount_reversed"]
         entry["points_redeemed"] += row["points_redeemed"] - row["points_restored"]
         entry["amount_reimbursed"] += row["amount_reimbursed"] - row["amount_restored"]
     listed = []
-    totals: dict[str, Any] = {"points_issued": 0, "amount_funded": ZERO, "points_redeemed": 0,
-                              "amount_reimbursed": ZERO, "net": ZERO}
+    totals: dict[str, Any] = {
+        "points_issued": 0,
+        "amount_funded": ZERO,
+        "points_redeemed": 0,
+        "amount_reimbursed": ZERO,
+        "net": ZERO,
+    }
     for entry in partners.values():
         entry["net"] = entry["amount_funded"] - entry["amount_reimbursed"]
         for name in SETTLEMENT_FIELDS:
             totals[name] += entry[name]
         listed.append(entry)
-    return {"from": start, "to": end, "currency": currency, "partners": listed,
-            "totals": totals}
+    return {"from": start, "to": end, "currency": currency, "partners": listed, "totals": totals}
 
 
 def breakage(target: Target, start: date, end: date) -> dict[str, Any]:
     rows = target.query(
         "SELECT source, SUM(points_expired) AS points_expired, "
         "SUM(points_forfeited) AS points_forfeited FROM breakage_daily "
-        "WHERE day >= ? AND day < ? GROUP BY source ORDER BY source", [start, end])
+        "WHERE day >= ? AND day < ? GROUP BY source ORDER BY source",
+        [start, end],
+    )
     sources = [
-        {"source": r["source"], "points_expired": int(r["points_expired"]),
-         "points_forfeited": int(r["points_forfeited"]),
-         "points": int(r["points_expired"]) + int(r["points_forfeited"])}
+        {
+            "source": r["source"],
+            "points_expired": int(r["points_expired"]),
+            "points_forfeited": int(r["points_forfeited"]),
+            "points": int(r["points_expired"]) + int(r["points_forfeited"]),
+        }
         for r in rows
     ]
-    return {"from": start, "to": end, "sources": sources,
-            "total_points": sum(s["points"] for s in sources)}
+    return {
+        "from": start,
+        "to": end,
+        "sources": sources,
+        "total_points": sum(s["points"] for s in sources),
+    }
 
 
 def trial_balance(target: Target, as_of: datetime | None = None) -> dict[str, Any]:
@@ -215,8 +254,10 @@ def trial_balance(target: Target, as_of: datetime | None = None) -> dict[str, An
         sql += " WHERE recorded_at <= ?"
         params.append(as_of)
     rows = target.query(sql + " GROUP BY account ORDER BY account", params)
-    accounts = [{"account": r["account"], "debit": int(r["debit"]), "credit": int(r["credit"])}
-                for r in rows]
+    accounts = [
+        {"account": r["account"], "debit": int(r["debit"]), "credit": int(r["credit"])}
+        for r in rows
+    ]
     total = sum(a["debit"] - a["credit"] for a in accounts)
     return {"as_of": as_of, "accounts": accounts, "total": total}
 
@@ -224,7 +265,8 @@ def trial_balance(target: Target, as_of: datetime | None = None) -> dict[str, An
 def liability(target: Target, point_value: Decimal, currency: str) -> dict[str, Any]:
     rows = target.query(
         "SELECT source, is_pending, SUM(remaining) AS points FROM member_lots "
-        "WHERE remaining > 0 GROUP BY source, is_pending ORDER BY source")
+        "WHERE remaining > 0 GROUP BY source, is_pending ORDER BY source"
+    )
     by_source: dict[str, int] = defaultdict(int)
     pending = 0
     for row in rows:
@@ -269,8 +311,10 @@ def event_id(stream_id: Any, version: int) -> str:
 def _hashes(target: Target, positions: list[int]) -> dict[int, str]:
     if not positions:
         return {}
-    rows = target.query("SELECT position, hash FROM event_hashes WHERE position >= ? "
-                        "AND position <= ?", [min(positions), max(positions)])
+    rows = target.query(
+        "SELECT position, hash FROM event_hashes WHERE position >= ? AND position <= ?",
+        [min(positions), max(positions)],
+    )
     return {int(r["position"]): r["hash"] for r in rows}
 
 
@@ -279,12 +323,18 @@ def _listing(ledger: Ledger, target: Target, notifications: Any) -> list[dict[st
     listed = []
     for n in notifications:
         event = ledger.mapper.to_domain_event(n)
-        listed.append({
-            "position": n.id, "event_id": event_id(n.originator_id, n.originator_version),
-            "stream_id": str(n.originator_id), "stream_version": n.originator_version,
-            "type": n.topic.rpartition(".")[2], "recorded_at": event.timestamp,  # type: ignore[attr-defined]
-            "data": event_data(vars(event)), "hash": hashes.get(n.id),
-        })
+        listed.append(
+            {
+                "position": n.id,
+                "event_id": event_id(n.originator_id, n.originator_version),
+                "stream_id": str(n.originator_id),
+                "stream_version": n.originator_version,
+                "type": n.topic.rpartition(".")[2],
+                "recorded_at": event.timestamp,  # type: ignore[attr-defined]
+                "data": event_data(vars(event)),
+                "hash": hashes.get(n.id),
+            }
+        )
     return listed
 
 

@@ -129,8 +129,9 @@ class BatchRows:
             rows = self._rows[name]
             created = self._created.get(name, {})
             values = table.row_values
-            result[table] = [values(row) for key in keys
-                             if key not in created and (row := rows[key]) is not None]
+            result[table] = [
+                values(row) for key in keys if key not in created and (row := rows[key]) is not None
+            ]
         return result
 
     def insert_values(self) -> dict[Table, list[Values]]:
@@ -228,8 +229,10 @@ class ProjectionRunner:
         self.projections = tuple(projections)
         self.names = [p.name for p in self.projections]
         self.tables = {t.name: t for p in self.projections for t in p.tables}
-        self.groups = {group: [p.name for p in self.projections if p.name in members]
-                       for group, members in GROUPS}
+        self.groups = {
+            group: [p.name for p in self.projections if p.name in members]
+            for group, members in GROUPS
+        }
         self.groups = {group: names for group, names in self.groups.items() if names}
         ungrouped = set(self.names) - {n for names in self.groups.values() for n in names}
         assert not ungrouped, f"projections in no group: {sorted(ungrouped)}"
@@ -293,8 +296,10 @@ class ProjectionRunner:
             lost = False
             for position in sorted(set(at.values())):
                 lane = self.lane(g for g, p in at.items() if p == position)
-                if self._follow(lane, position, until, deadline, batch_size,
-                                recorded_until) is None:
+                if (
+                    self._follow(lane, position, until, deadline, batch_size, recorded_until)
+                    is None
+                ):
                     lost = True  # another runner moved a group: look at the positions again
             if not lost:
                 return self.position(wanted)
@@ -326,8 +331,15 @@ class ProjectionRunner:
                 upserts = rows.upserts()
                 if writing is not None and not writing.result():
                     return None  # batch n was not applied, so n+1 must not be either
-                writing = pipeline.write(self.target.commit_batch, upserts, rows.insert_values(),
-                                         lane.names, old, new, rows.merges())
+                writing = pipeline.write(
+                    self.target.commit_batch,
+                    upserts,
+                    rows.insert_values(),
+                    lane.names,
+                    old,
+                    new,
+                    rows.merges(),
+                )
                 carried, old = rows.carry(), new
             return old if writing is None or writing.result() else None
 
@@ -343,8 +355,14 @@ class ProjectionRunner:
         it lost."""
         lane = self.lane(self.groups)
         rows = self._batch_rows(lane, logged, recorded_until, {})
-        return self.target.commit_batch(rows.upserts(), rows.insert_values(), lane.names, old,
-                                        logged[-1].position, rows.merges())
+        return self.target.commit_batch(
+            rows.upserts(),
+            rows.insert_values(),
+            lane.names,
+            old,
+            logged[-1].position,
+            rows.merges(),
+        )
 
     def _batch_rows(
         self,
@@ -385,8 +403,22 @@ class ProjectionRunner:
                 data = NOTHING
             # tuple.__new__ skips the Python-level __new__ of a NamedTuple (a third of a
             # microsecond per event), with the fields in their declared order.
-            facts.append(_new_tuple(Fact, (position, originator_id, version, topic, state,
-                                           kind, originator_id.hex, data, text)))
+            facts.append(
+                _new_tuple(
+                    Fact,
+                    (
+                        position,
+                        originator_id,
+                        version,
+                        topic,
+                        state,
+                        kind,
+                        originator_id.hex,
+                        data,
+                        text,
+                    ),
+                )
+            )
         return facts
 
 
@@ -459,8 +491,7 @@ def ensure_applied(ledger: Ledger, target: Target, position: int, timeout: float
         mine = [g for g in behind if target.try_lock(g)]
         try:
             if mine:
-                runner.catch_up(until=max(position, runner.head()), deadline=deadline,
-                                groups=mine)
+                runner.catch_up(until=max(position, runner.head()), deadline=deadline, groups=mine)
         finally:
             for group in mine:
                 target.unlock(group)

@@ -30,8 +30,14 @@ from projections.model import Column, Table
 
 TRACKING = "projection_tracking"
 LOCK_NAME = "loyalty-ledger projections"
-PG_TYPES = {"int": "bigint", "text": "text", "decimal": "numeric", "time": "timestamptz",
-            "date": "date", "bool": "boolean"}
+PG_TYPES = {
+    "int": "bigint",
+    "text": "text",
+    "decimal": "numeric",
+    "time": "timestamptz",
+    "date": "date",
+    "bool": "boolean",
+}
 # Column name -> type, for converting query results (names are used consistently across tables).
 COLUMN_TYPES: dict[str, str] = {c.name: c.type for t in TABLES for c in t.columns}
 Row = dict[str, Any]
@@ -144,8 +150,9 @@ class Target(ABC):
     def iter_rows(self, table: Table) -> Iterator[Row]:
         """Every row of a table, ordered by key (byte order on both backends)."""
         order = ", ".join(self._ordered(k, table) for k in table.key)
-        yield from self.query(f"SELECT {', '.join(table.column_names)} FROM {table.name} "
-                              f"ORDER BY {order}")
+        yield from self.query(
+            f"SELECT {', '.join(table.column_names)} FROM {table.name} ORDER BY {order}"
+        )
 
     def _ordered(self, column: str, table: Table) -> str:
         return column
@@ -217,8 +224,7 @@ class SQLiteTarget(Target):
         self._lock_files: dict[str, Any] = {}
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               timeout=30)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.row_factory = sqlite3.Row
         # Amounts are stored as text: SQLite's own `+` would add them as floats.
         conn.create_function(_DECIMAL_SUM, 2, _decimal_sum, deterministic=True)
@@ -262,8 +268,10 @@ class SQLiteTarget(Target):
         for start in range(0, len(keys), 400):
             chunk = keys[start : start + 400]
             tuples = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(chunk))
-            sql = (f"SELECT {columns} FROM {table.name} WHERE ({', '.join(table.key)}) "
-                   f"IN (VALUES {tuples})")
+            sql = (
+                f"SELECT {columns} FROM {table.name} WHERE ({', '.join(table.key)}) "
+                f"IN (VALUES {tuples})"
+            )
             params = [_to_sqlite(v) for key in chunk for v in key]
             for row in self._read(self._conn, sql, params):
                 found[table.key_of(row)] = row
@@ -290,8 +298,9 @@ class SQLiteTarget(Target):
                 self._write(conn, "INSERT", table, values)
             for table, by_columns in merges.items():
                 for assigned, values in by_columns.items():
-                    self._write(conn, "INSERT", table, values,
-                                merge_sql(table, assigned, self._sum))
+                    self._write(
+                        conn, "INSERT", table, values, merge_sql(table, assigned, self._sum)
+                    )
             conn.execute("COMMIT")
             return True
         except BaseException:
@@ -300,7 +309,10 @@ class SQLiteTarget(Target):
 
     @staticmethod
     def _write(
-        conn: sqlite3.Connection, verb: str, table: Table, values: Iterable[Values],
+        conn: sqlite3.Connection,
+        verb: str,
+        table: Table,
+        values: Iterable[Values],
         conflict: str = "",
     ) -> None:
         cols = table.column_names
@@ -393,15 +405,22 @@ class PostgresTarget(Target):
         self._pool_size = pool_size
 
     def _connect(self) -> psycopg.Connection[Row]:
-        return psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
-                               options="-c timezone=UTC", connect_timeout=5)
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            row_factory=dict_row,
+            options="-c timezone=UTC",
+            connect_timeout=5,
+        )
 
     def _reader(self) -> ConnectionPool[psycopg.Connection[Row]]:
         if self._pool is None:
             self._pool = ConnectionPool(
-                self.url, min_size=1, max_size=self._pool_size, open=True,
-                kwargs={"autocommit": True, "row_factory": dict_row,
-                        "options": "-c timezone=UTC"},
+                self.url,
+                min_size=1,
+                max_size=self._pool_size,
+                open=True,
+                kwargs={"autocommit": True, "row_factory": dict_row, "options": "-c timezone=UTC"},
             )
         return self._pool
 
@@ -410,15 +429,15 @@ class PostgresTarget(Target):
         # (Normally `loyalty-ledger migrate` has created them; this covers a bare database.)
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key - 1,))
-            row = self._conn.execute("SELECT to_regclass(%s) AS found",
-                                     (NEWEST_TABLE,)).fetchone()
+            row = self._conn.execute("SELECT to_regclass(%s) AS found", (NEWEST_TABLE,)).fetchone()
             if row is None or row["found"] is None:
                 self._conn.execute(schema_sql("postgres"))
 
     def try_lock(self, group: str) -> bool:
         if group not in self._locked:
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s) AS ok",
-                                     (_lock_key(f"{LOCK_NAME} {group}"),)).fetchone()
+            row = self._conn.execute(
+                "SELECT pg_try_advisory_lock(%s) AS ok", (_lock_key(f"{LOCK_NAME} {group}"),)
+            ).fetchone()
             if row and row["ok"]:
                 self._locked.add(group)
         return group in self._locked
@@ -427,8 +446,9 @@ class PostgresTarget(Target):
         if group in self._locked:
             self._locked.discard(group)
             with contextlib.suppress(psycopg.Error):
-                self._conn.execute("SELECT pg_advisory_unlock(%s)",
-                                   (_lock_key(f"{LOCK_NAME} {group}"),))
+                self._conn.execute(
+                    "SELECT pg_advisory_unlock(%s)", (_lock_key(f"{LOCK_NAME} {group}"),)
+                )
 
     def unlock_all(self) -> None:
         for group in list(self._locked):
@@ -441,8 +461,10 @@ class PostgresTarget(Target):
         kinds = {c.name: c.type for c in table.columns}
         arrays = ", ".join(f"%s::{PG_TYPES[kinds[k]]}[]" for k in table.key)
         join = " AND ".join(f"t.{k} = k.{k}" for k in table.key)
-        sql = (f"SELECT {columns} FROM {table.name} t "
-               f"JOIN unnest({arrays}) AS k({', '.join(table.key)}) ON {join}")
+        sql = (
+            f"SELECT {columns} FROM {table.name} t "
+            f"JOIN unnest({arrays}) AS k({', '.join(table.key)}) ON {join}"
+        )
         params = [[key[i] for key in keys] for i in range(len(table.key))]
         if self._loader is None:
             self._loader = self._connect()
@@ -507,32 +529,37 @@ class PostgresTarget(Target):
         stage = self._stage(cur, table, f"stage_{table.name}")
         self._copy(cur, stage, table, rows)
         cols = ", ".join(table.column_names)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.column_names
-                            if c not in table.key)
-        cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
-                    f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.column_names if c not in table.key)
+        cur.execute(
+            f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
+            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+        )
 
     def _stage(self, cur: psycopg.Cursor[Row], table: Table, stage: str) -> str:
         """`stage`, a temporary table shaped like `table` and emptied at each commit, created
         on first use by this connection."""
         if stage not in self._staged:
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) "
-                        "ON COMMIT DELETE ROWS")
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) ON COMMIT DELETE ROWS"
+            )
             self._staged.add(stage)
         return stage
 
     def _merge(
-        self, cur: psycopg.Cursor[Row], table: Table, assigned: frozenset[str],
+        self,
+        cur: psycopg.Cursor[Row],
+        table: Table,
+        assigned: frozenset[str],
         rows: list[Values],
     ) -> None:
         # One staging table per set of assigned columns: each needs its own statement.
         name = self._merge_stages.setdefault(
-            (table.name, assigned), f"merge_{table.name}_{len(self._merge_stages)}")
+            (table.name, assigned), f"merge_{table.name}_{len(self._merge_stages)}"
+        )
         stage = self._stage(cur, table, name)
         self._copy(cur, stage, table, rows)
         cols = ", ".join(table.column_names)
-        merge = merge_sql(table, assigned,
-                          lambda c: f"{table.name}.{c.name} + excluded.{c.name}")
+        merge = merge_sql(table, assigned, lambda c: f"{table.name}.{c.name} + excluded.{c.name}")
         cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} {merge}")
 
     def reset(self, names: Sequence[str]) -> None:

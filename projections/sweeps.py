@@ -21,12 +21,16 @@ def due_member_ids(target: Target, as_of: datetime, lowest_tier: str) -> list[st
         "SELECT DISTINCT b.member_id AS member_id FROM member_lots l "
         "JOIN member_balances b ON b.member_key = l.member_key "
         "WHERE b.status <> 'closed' AND ((l.is_pending AND l.available_at <= ?) "
-        "OR (l.remaining > 0 AND l.expires_at <= ?))", [as_of, as_of])
+        "OR (l.remaining > 0 AND l.expires_at <= ?))",
+        [as_of, as_of],
+    )
     tiers = target.query(
         "SELECT b.member_id AS member_id FROM member_tiers t "
         "JOIN member_balances b ON b.member_key = t.member_key "
         "WHERE b.status <> 'closed' AND t.tier <> ? "
-        "AND (t.guaranteed_until IS NULL OR t.guaranteed_until <= ?)", [lowest_tier, as_of])
+        "AND (t.guaranteed_until IS NULL OR t.guaranteed_until <= ?)",
+        [lowest_tier, as_of],
+    )
     return sorted({r["member_id"] for r in lots} | {r["member_id"] for r in tiers})
 
 
@@ -40,8 +44,9 @@ def run_sweep(
     try:
         if own:
             target.ensure_schema()
-        if not ensure_applied(ledger, target, ProjectionRunner(ledger, target).head(),
-                              CATCH_UP_WAIT_SECONDS):
+        if not ensure_applied(
+            ledger, target, ProjectionRunner(ledger, target).head(), CATCH_UP_WAIT_SECONDS
+        ):
             # The index could not be trusted in time: every member is looked at instead.
             return ledger.sweep(as_of)
         lowest = ledger.program().ladder.lowest.code

@@ -67,7 +67,9 @@ GROUP_NAMES = tuple(name for name, _ in GROUPS)
 
 class ProjectionWorker:
     def __init__(
-        self, settings: Settings, ledger: Ledger | None = None,
+        self,
+        settings: Settings,
+        ledger: Ledger | None = None,
         groups: Sequence[str] | None = None,
     ) -> None:
         """`groups`: apply just these, in this process (a helper); by default every group,
@@ -135,8 +137,7 @@ class ProjectionWorker:
             self._keep_helpers()
             try:
                 applied_to = runner.position(mine)
-                reached = runner.catch_up(groups=mine,
-                                          deadline=time.monotonic() + ROUND_SECONDS)
+                reached = runner.catch_up(groups=mine, deadline=time.monotonic() + ROUND_SECONDS)
                 if reached == applied_to:
                     self._idle(runner)
                 elif reached - applied_to < GATHER_EVENTS:
@@ -168,8 +169,9 @@ class ProjectionWorker:
         listener = self._listener
         if listener is None:
             try:
-                listener = self._listener = psycopg.connect(self.settings.database_url,
-                                                            autocommit=True, connect_timeout=5)
+                listener = self._listener = psycopg.connect(
+                    self.settings.database_url, autocommit=True, connect_timeout=5
+                )
                 channel = runner.ledger.recorder.channel_name  # type: ignore[attr-defined]
                 listener.execute(f'LISTEN "{channel}"')
             except psycopg.Error:
@@ -190,8 +192,7 @@ class ProjectionWorker:
 
     def _spawn(self, group: str, once: bool) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "projections.worker", group, "--parent", str(os.getpid())]
-        process = subprocess.Popen([*command, *(["--once"] if once else [])],
-                                   stdin=subprocess.PIPE)
+        process = subprocess.Popen([*command, *(["--once"] if once else [])], stdin=subprocess.PIPE)
         assert process.stdin is not None
         # Settings travel on stdin: they may hold secrets that have no place in argv.
         process.stdin.write(json.dumps(dataclasses.asdict(self.settings)).encode())
@@ -208,10 +209,11 @@ class ProjectionWorker:
             if process is not None:
                 ran = now - self._spawned_at[group]
                 failures = 0 if ran >= HELPER_BACKOFF_SECONDS else self._failures.get(group, 0)
-                if ran < min(STANDBY_SECONDS * 2 ** failures, HELPER_BACKOFF_SECONDS):
+                if ran < min(STANDBY_SECONDS * 2**failures, HELPER_BACKOFF_SECONDS):
                     continue  # not yet: one that keeps failing is not restarted in a tight loop
-                log.warning("projection helper for %s exited (%s); restarting it", group,
-                            process.returncode)
+                log.warning(
+                    "projection helper for %s exited (%s); restarting it", group, process.returncode
+                )
                 self._failures[group] = failures + 1
             self._helpers[group] = self._spawn(group, once=False)
             self._spawned_at[group] = now
@@ -226,8 +228,7 @@ class ProjectionWorker:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self.run_forever, name="projections",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.run_forever, name="projections", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -270,9 +271,13 @@ class ProjectionWorker:
                 recorded = runner.ledger.mapper.to_domain_event(first[0]).timestamp  # type: ignore[attr-defined]
                 lag_seconds = max((datetime.now(UTC) - recorded).total_seconds(), 0.0)
         return [
-            {"name": name, "position": positions.get(name, 0), "head": head,
-             "lag_events": max(head - positions.get(name, 0), 0),
-             "lag_seconds": lag_seconds if positions.get(name, 0) < head else 0.0}
+            {
+                "name": name,
+                "position": positions.get(name, 0),
+                "head": head,
+                "lag_events": max(head - positions.get(name, 0), 0),
+                "lag_seconds": lag_seconds if positions.get(name, 0) < head else 0.0,
+            }
             for name in runner.names
         ]
 

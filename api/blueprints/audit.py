@@ -17,8 +17,12 @@ from api.writes import current_ledger
 from projections import audit, reads
 from projections.store import Target
 
-blp = Blueprint("audit", __name__, url_prefix="/v1",
-                description="Audit: event log, hash chain digest, verification.")
+blp = Blueprint(
+    "audit",
+    __name__,
+    url_prefix="/v1",
+    description="Audit: event log, hash chain digest, verification.",
+)
 ROLES = ("auditor", "admin")
 
 
@@ -51,11 +55,17 @@ def events(args: dict[str, Any]) -> Any:
         try:
             after = int(reads.decode_cursor(args["cursor"])["after"])
         except (ValueError, KeyError) as error:
-            raise Problem("validation-error", "Unknown cursor.",
-                          {"cursor": ["Not a cursor from this listing."]}) from error
-    return jsonable(hashed(lambda target: reads.events(current_ledger(), target, after,
-                                                       args["limit"]),
-                           args.get("min_position")))
+            raise Problem(
+                "validation-error",
+                "Unknown cursor.",
+                {"cursor": ["Not a cursor from this listing."]},
+            ) from error
+    return jsonable(
+        hashed(
+            lambda target: reads.events(current_ledger(), target, after, args["limit"]),
+            args.get("min_position"),
+        )
+    )
 
 
 @blp.route("/members/<member_id>/events", methods=["GET"])
@@ -64,8 +74,10 @@ def events(args: dict[str, Any]) -> Any:
 @blp.response(200, rs.MemberEventsSchema)
 def member_events(args: dict[str, Any], member_id: str) -> Any:
     """One member's events in stream order."""
-    found = hashed(lambda target: reads.member_events(current_ledger(), target, member_id),
-                   args.get("min_position"))
+    found = hashed(
+        lambda target: reads.member_events(current_ledger(), target, member_id),
+        args.get("min_position"),
+    )
     if found is None:
         raise not_found(f"member {member_id}")
     return jsonable(found)

@@ -19,8 +19,12 @@ from api.fields import Timestamp
 from api.writes import current_ledger
 from projections import reads
 
-blp = Blueprint("finance", __name__, url_prefix="/v1/reports",
-                description="Finance reports: settlement, liability, breakage, trial balance.")
+blp = Blueprint(
+    "finance",
+    __name__,
+    url_prefix="/v1/reports",
+    description="Finance reports: settlement, liability, breakage, trial balance.",
+)
 ROLES = ("finance", "auditor", "admin")
 
 
@@ -81,8 +85,9 @@ def liability(args: dict[str, Any]) -> Any:
     if args.get("as_of") is not None:
         return jsonable(reads.liability_as_of(ledger, args["as_of"]))
     rules = ledger.program()
-    return jsonable({"as_of": ledger.clock.now(),
-                     **reads.liability(target, rules.point_value, rules.currency)})
+    return jsonable(
+        {"as_of": ledger.clock.now(), **reads.liability(target, rules.point_value, rules.currency)}
+    )
 
 
 @blp.route("/breakage", methods=["GET"])
@@ -91,8 +96,9 @@ def liability(args: dict[str, Any]) -> Any:
 @blp.response(200, rs.BreakageSchema)
 def breakage(args: dict[str, Any]) -> Any:
     """Points expired (and forfeited at closing) per issuing source."""
-    return jsonable(reads.breakage(consistent(args.get("min_position")), args["start"],
-                                   args["end"]))
+    return jsonable(
+        reads.breakage(consistent(args.get("min_position")), args["start"], args["end"])
+    )
 
 
 @blp.route("/trial-balance", methods=["GET"])
@@ -101,8 +107,7 @@ def breakage(args: dict[str, Any]) -> Any:
 @blp.response(200, rs.TrialBalanceSchema)
 def trial_balance(args: dict[str, Any]) -> Any:
     """Debits and credits (points) per account; the total is zero."""
-    return jsonable(reads.trial_balance(consistent(args.get("min_position")),
-                                        args.get("as_of")))
+    return jsonable(reads.trial_balance(consistent(args.get("min_position")), args.get("as_of")))
 
 
 @blp.route("/tiers", methods=["GET"])

@@ -48,10 +48,15 @@ def readyz() -> dict[str, Any]:
 
 
 @blp.route("/metrics")
-@blp.doc(security=[], responses={"200": {
-    "description": "Prometheus text exposition",
-    "content": {"text/plain": {"schema": {"type": "string"}}},
-}})
+@blp.doc(
+    security=[],
+    responses={
+        "200": {
+            "description": "Prometheus text exposition",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def prometheus_metrics() -> Response:
     """Prometheus text exposition, aggregated over every gunicorn worker."""
     body, content_type = metrics.render(current_app)

@@ -31,8 +31,9 @@ from projections.store import Target, open_target
 
 READERS = ("auditor", "finance", "admin")
 
-blp = Blueprint("queries", __name__, url_prefix="/v1",
-                description="Member queries, read from the projections.")
+blp = Blueprint(
+    "queries", __name__, url_prefix="/v1", description="Member queries, read from the projections."
+)
 
 
 # ------------------------------------------------------- shared read-side plumbing
@@ -54,9 +55,11 @@ def consistent(min_position: int | None) -> Target:
     if min_position:
         wait = current_app.extensions["settings"].read_wait_seconds
         if not ensure_applied(current_ledger(), target, min_position, wait):
-            raise Problem("projection-lagging",
-                          f"The projections have not applied position {min_position} yet.",
-                          headers={"Retry-After": "1"})
+            raise Problem(
+                "projection-lagging",
+                f"The projections have not applied position {min_position} yet.",
+                headers={"Retry-After": "1"},
+            )
     return target
 
 
@@ -79,8 +82,12 @@ def not_found(what: str) -> Problem:
 
 
 class Consistency(Schema):
-    min_position = fields.Integer(validate=validate.Range(min=0), metadata={
-        "description": "wait (up to 5 s) until the projections applied this log position"})
+    min_position = fields.Integer(
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "wait (up to 5 s) until the projections applied this log position"
+        },
+    )
 
 
 class BalanceArgs(Consistency):
@@ -144,8 +151,9 @@ def statement(args: dict[str, Any], member_id: str) -> Any:
     if reads.member(target, member_id) is None:
         raise not_found(f"member {member_id}")
     try:
-        page = reads.statement(target, member_id, args.get("start"), args.get("end"),
-                               args["limit"], args.get("cursor"))
+        page = reads.statement(
+            target, member_id, args.get("start"), args.get("end"), args["limit"], args.get("cursor")
+        )
     except ValueError as error:
         raise Problem("validation-error", str(error), {"cursor": [str(error)]}) from error
     return jsonable(page)
@@ -158,8 +166,7 @@ def statement(args: dict[str, Any], member_id: str) -> Any:
 def tier(args: dict[str, Any], member_id: str) -> Any:
     """Tier, since when, guarantee, trailing qualifying spend and the way to the next tier."""
     ledger = current_ledger()
-    found = reads.tier(consistent(args.get("min_position")), ledger, member_id,
-                       ledger.clock.now())
+    found = reads.tier(consistent(args.get("min_position")), ledger, member_id, ledger.clock.now())
     if found is None:
         raise not_found(f"member {member_id}")
     return jsonable(found)

@@ -125,8 +125,15 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
     updated_at timestamptz
 );
 
--- The service role maintains the read models (rebuild truncates them).
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
-    member_balances, member_lots, member_statement, member_tiers, qualifying_spend,
-    partner_positions, breakage_daily, postings, event_hashes, chain_head, projection_tracking
-    TO ledger_app;
+-- The service role maintains the read models (rebuild truncates them). The role exists once
+-- `loyalty-ledger migrate` has run; a bare database whose service creates its own tables
+-- (LEDGER_CREATE_TABLES) has none, and needs no grant.
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'ledger_app') THEN
+        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
+            member_balances, member_lots, member_statement, member_tiers, qualifying_spend,
+            partner_positions, breakage_daily, postings, event_hashes, chain_head,
+            projection_tracking
+            TO ledger_app;
+    END IF;
+END $$;

@@ -14,4 +14,8 @@ INSERT INTO member_accounts (member_key, member_id)
     SELECT member_key, member_id FROM member_balances
     ON CONFLICT (member_key) DO NOTHING;
 
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON member_accounts TO ledger_app;
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'ledger_app') THEN
+        GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON member_accounts TO ledger_app;
+    END IF;
+END $$;

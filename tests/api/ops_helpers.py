@@ -30,13 +30,23 @@ def deploy(database_url: str, **settings: object) -> Deployment:
     app = create_app(settings=config)
     client = app.test_client()
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    response = client.post("/v1/partners", headers=admin, json={
-        "partner_id": "p1", "name": "Partner", "currency": "EUR", "earn_rate": "1",
-        "funding_rate": "0.01", "reimbursement_rate": "0.01", "pending_days": 0,
-    })
+    response = client.post(
+        "/v1/partners",
+        headers=admin,
+        json={
+            "partner_id": "p1",
+            "name": "Partner",
+            "currency": "EUR",
+            "earn_rate": "1",
+            "funding_rate": "0.01",
+            "reimbursement_rate": "0.01",
+            "pending_days": 0,
+        },
+    )
     assert response.status_code == 201, response.get_json()
-    response = client.post("/v1/keys", headers=admin,
-                           json={"role": "partner", "partner_id": "p1", "name": "pos"})
+    response = client.post(
+        "/v1/keys", headers=admin, json={"role": "partner", "partner_id": "p1", "name": "pos"}
+    )
     assert response.status_code == 201, response.get_json()
     key = response.get_json()["key"]
     return Deployment(app, client, admin, {"Authorization": f"Bearer {key}"}, key)

@@ -98,8 +98,9 @@ def test_unknown_partner_is_not_found(api: WriteClient) -> None:
 
 def test_keys_are_shown_once_and_revocable(api: WriteClient) -> None:
     api.partner("shop")
-    created = api.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop",
-                                            "name": "till 4"})
+    created = api.call(
+        "POST", "/v1/keys", {"role": "partner", "partner_id": "shop", "name": "till 4"}
+    )
     assert created.status_code == 201
     key = created.get_json()
     assert set(key) == {"key_id", "key", "role", "partner_id", "name"}
@@ -150,8 +151,9 @@ def test_adjustments(api: WriteClient) -> None:
     allowed = api.ok("POST", "/v1/members/m1/adjustments", {**debit, "allow_debt": True})
     assert allowed["balance"]["available"] == -20
 
-    zero = api.call("POST", "/v1/members/m1/adjustments",
-                    {"adjustment_id": "a3", "points": 0, "reason": "x"})
+    zero = api.call(
+        "POST", "/v1/members/m1/adjustments", {"adjustment_id": "a3", "points": 0, "reason": "x"}
+    )
     assert zero.status_code == 422 and "points" in zero.get_json()["errors"]
     unknown = api.call("POST", "/v1/members/nobody/adjustments", {**body, "adjustment_id": "a4"})
     assert problem_slug(unknown) == "not-found"

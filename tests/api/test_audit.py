@@ -41,8 +41,14 @@ def test_verify(reader: Reader) -> None:
     assert body["ok"] and body["chain_ok"]
     assert body["checked_events"] == reader.head
     assert {p["name"] for p in body["projections"] if p["ok"]} == {
-        "member_balances", "member_lots", "member_statement", "member_tiers",
-        "partner_positions", "postings", "event_hashes"}
+        "member_balances",
+        "member_lots",
+        "member_statement",
+        "member_tiers",
+        "partner_positions",
+        "postings",
+        "event_hashes",
+    }
 
 
 def test_audit_roles(reader: Reader) -> None:

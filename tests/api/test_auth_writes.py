@@ -48,8 +48,12 @@ def tokens(api: WriteClient) -> dict[str, str]:
     partner = api.partner("shop")
     api.partner("spare")
     api.enroll(partner, "m2")
-    return {"admin": ADMIN, "partner": partner, "auditor": api.key("auditor"),
-            "finance": api.key("finance")}
+    return {
+        "admin": ADMIN,
+        "partner": partner,
+        "auditor": api.key("auditor"),
+        "finance": api.key("finance"),
+    }
 
 
 def test_each_role_gets_exactly_its_endpoints(api: WriteClient, tokens: dict[str, str]) -> None:
@@ -67,8 +71,12 @@ def test_each_role_gets_exactly_its_endpoints(api: WriteClient, tokens: dict[str
 
 def test_every_endpoint_needs_a_valid_key(api: WriteClient, tokens: dict[str, str]) -> None:
     for method, path, _ in ENDPOINTS:
-        for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "},
-                        {"Authorization": "Bearer llk_not-a-key"}):
+        for headers in (
+            {},
+            {"Authorization": "Basic abc"},
+            {"Authorization": "Bearer "},
+            {"Authorization": "Bearer llk_not-a-key"},
+        ):
             response = api.http.open(path, method=method, json={}, headers=headers)
             assert response.status_code == 401, (method, path, headers)
             assert problem_slug(response) == "unauthorized"
@@ -86,8 +94,7 @@ def test_partner_key_acts_only_for_its_partner(api: WriteClient, tokens: dict[st
     partner = tokens["partner"]
     own = api.accrue(partner, "t1", member_id="m2", amount="5", partner_id="shop")
     assert own["partner_id"] == "shop"
-    other = api.accrue(partner, "t2", member_id="m2", amount="5", partner_id="spare",
-                       status=403)
+    other = api.accrue(partner, "t2", member_id="m2", amount="5", partner_id="spare", status=403)
     assert other["type"].endswith("/forbidden")
     batch = api.call("POST", "/v1/batches", {"partner_id": "spare", "operations": []}, partner)
     assert problem_slug(batch) == "forbidden"

@@ -27,15 +27,34 @@ def ops(api: WriteClient) -> dict[str, dict[str, Any]]:
     now = api.now()
     return {
         "enroll": {"op": "enroll", "member_id": "m1"},
-        "accrue": {"op": "accrue", "transaction_id": "t1", "member_id": "m1",
-                   "amount": "80.00", "currency": "EUR", "occurred_at": now},
-        "redeem": {"op": "redeem", "transaction_id": "r1", "member_id": "m1", "points": 30,
-                   "occurred_at": now},
-        "reverse_redemption": {"op": "reverse_redemption", "transaction_id": "c1",
-                               "original_transaction_id": "r1", "occurred_at": now},
-        "reverse_accrual": {"op": "reverse_accrual", "transaction_id": "ret1",
-                            "original_transaction_id": "t1", "refund_amount": "20.00",
-                            "occurred_at": now},
+        "accrue": {
+            "op": "accrue",
+            "transaction_id": "t1",
+            "member_id": "m1",
+            "amount": "80.00",
+            "currency": "EUR",
+            "occurred_at": now,
+        },
+        "redeem": {
+            "op": "redeem",
+            "transaction_id": "r1",
+            "member_id": "m1",
+            "points": 30,
+            "occurred_at": now,
+        },
+        "reverse_redemption": {
+            "op": "reverse_redemption",
+            "transaction_id": "c1",
+            "original_transaction_id": "r1",
+            "occurred_at": now,
+        },
+        "reverse_accrual": {
+            "op": "reverse_accrual",
+            "transaction_id": "ret1",
+            "original_transaction_id": "t1",
+            "refund_amount": "20.00",
+            "occurred_at": now,
+        },
     }
 
 
@@ -61,8 +80,9 @@ def test_results_match_the_single_endpoints(api: WriteClient, shop: str) -> None
     single = api.ok("GET", "/v1/transactions/t1", token=shop, status=200)
     assert {**batch[1]["body"], "operation": "accrue"} == single
     # Replaying through the single endpoint answers the batch's body, with a 200.
-    replay = api.call("POST", "/v1/accruals", {k: v for k, v in ops(api)["accrue"].items()
-                                               if k != "op"}, shop)
+    replay = api.call(
+        "POST", "/v1/accruals", {k: v for k, v in ops(api)["accrue"].items() if k != "op"}, shop
+    )
     assert replay.status_code == 200 and replay.get_json() == batch[1]["body"]
     enrolled = api.call("POST", "/v1/members", {"member_id": "m1"}, shop)
     assert enrolled.status_code == 200 and enrolled.get_json() == batch[0]["body"]
@@ -85,8 +105,20 @@ def test_a_failing_operation_leaves_the_others(api: WriteClient, shop: str) -> N
         o["redeem"],
     ]
     results = run(api, shop, operations)
-    assert [r["status"] for r in results] == [201, 422, 201, 422, 422, 404, 422, 422, 403, 409,
-                                              200, 201]
+    assert [r["status"] for r in results] == [
+        201,
+        422,
+        201,
+        422,
+        422,
+        404,
+        422,
+        422,
+        403,
+        409,
+        200,
+        201,
+    ]
     slugs = [r["body"].get("type", "").rsplit("/", 1)[-1] for r in results]
     assert slugs[1] == "insufficient-points" and slugs[5] == "not-found"
     assert slugs[8] == "forbidden" and slugs[9] == "idempotency-conflict"
@@ -126,8 +158,14 @@ def test_suspended_partner_gets_a_problem_per_operation(api: WriteClient, shop: 
 def test_the_answer_is_written_as_flask_writes_it(api: WriteClient, shop: str) -> None:
     o = ops(api)
     for operations in (
-        [o["enroll"], o["accrue"], {**o["accrue"], "transaction_id": "t2", "colour": "red"},
-         {"op": "teleport"}, "text", {**o["redeem"], "points": 10**9}],
+        [
+            o["enroll"],
+            o["accrue"],
+            {**o["accrue"], "transaction_id": "t2", "colour": "red"},
+            {"op": "teleport"},
+            "text",
+            {**o["redeem"], "points": 10**9},
+        ],
         [{**o["accrue"], "transaction_id": "t3", "colé ur \x7f\n\u2028": 1}],  # json's escapes
     ):
         response = api.call("POST", "/v1/batches", {"operations": operations}, shop)

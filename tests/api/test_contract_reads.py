@@ -44,7 +44,9 @@ def test_statement_detail_writes_times_as_utc_microseconds_z(
     assert enrolled["detail"]["birth_date"] == "1990-05-01"
     assert accrued["detail"]["occurred_at"] == "2026-01-15T12:00:00.500000Z"
     assert accrued["detail"]["lot"] == {
-        "lot_id": "L1", "source": "shop", "points": 100,
+        "lot_id": "L1",
+        "source": "shop",
+        "points": 100,
         "earned_at": "2026-01-15T12:00:00.500000Z",
         "available_at": "2026-01-15T12:00:00.500000Z",
         "expires_at": "2028-02-01T00:00:00.000000Z",
@@ -57,8 +59,16 @@ def test_statement_detail_writes_times_as_utc_microseconds_z(
 
 def _check_listed(events: list[dict[str, Any]]) -> None:
     for listed in events:
-        assert set(listed) == {"position", "event_id", "stream_id", "stream_version", "type",
-                               "recorded_at", "data", "hash"}
+        assert set(listed) == {
+            "position",
+            "event_id",
+            "stream_id",
+            "stream_version",
+            "type",
+            "recorded_at",
+            "data",
+            "hash",
+        }
         assert HASH.fullmatch(listed["hash"] or ""), listed
 
 
@@ -77,5 +87,7 @@ def test_event_listings_always_carry_the_chain_hash(api: WriteClient) -> None:
     assert [e["stream_version"] for e in member["events"]] == [1, 2]
     _check_listed(member["events"])
     digest = api.ok("GET", "/v1/audit/digest", status=200)
-    assert digest == {"position": rest["events"][-1]["position"],
-                      "hash": rest["events"][-1]["hash"]}
+    assert digest == {
+        "position": rest["events"][-1]["position"],
+        "hash": rest["events"][-1]["hash"],
+    }

@@ -50,8 +50,11 @@ def test_redemption_reversal_isolation_and_once_only(api: WriteClient) -> None:
 def test_a_rejection_does_not_consume_the_transaction_id(api: WriteClient) -> None:
     shop = api.partner("shop")
     api.enroll(shop)
-    refused = api.post("/v1/redemptions", {"transaction_id": "r1", "member_id": "m1",
-                                           "points": 10, "occurred_at": api.now()}, shop)
+    refused = api.post(
+        "/v1/redemptions",
+        {"transaction_id": "r1", "member_id": "m1", "points": 10, "occurred_at": api.now()},
+        shop,
+    )
     assert refused.status_code == 422 and problem_slug(refused) == "insufficient-points"
     api.accrue(shop)
     assert api.redeem(shop, "r1", points=10)["points"] == 10
@@ -66,9 +69,19 @@ def test_computed_amounts_round_half_up_per_event_and_reports_sum_them(
         api.accrue(shop, f"t{n}", amount="1.00")  # 1 point each: 0.005 -> 0.01
     redemption = api.redeem(shop, "r1", points=1)
     assert redemption["reimbursement_amount"] == "0.01"
-    report = api.ok("GET", "/v1/reports/settlement?from=2026-01-01&to=2026-02-01"
-                    f"&min_position={redemption['position']}", status=200)
-    assert report["partners"] == [{
-        "partner_id": "shop", "points_issued": 3, "amount_funded": "0.03",
-        "points_redeemed": 1, "amount_reimbursed": "0.01", "net": "0.02",
-    }]
+    report = api.ok(
+        "GET",
+        "/v1/reports/settlement?from=2026-01-01&to=2026-02-01"
+        f"&min_position={redemption['position']}",
+        status=200,
+    )
+    assert report["partners"] == [
+        {
+            "partner_id": "shop",
+            "points_issued": 3,
+            "amount_funded": "0.03",
+            "points_redeemed": 1,
+            "amount_reimbursed": "0.01",
+            "net": "0.02",
+        }
+    ]

@@ -16,6 +16,7 @@ def test_settling_freezes_the_loaded_app_and_raises_the_thresholds(tmp_path: obj
         "settle_for_serving()\n"
         "print(gc.get_threshold(), gc.get_freeze_count() > 10000)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "(2000, 50, 100) True"

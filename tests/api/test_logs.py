@@ -20,17 +20,25 @@ def test_log_lines_are_json_and_carry_no_secrets(
     client, partner = deployment.client, deployment.partner
     now = datetime.now(UTC).isoformat()
     client.post("/v1/members", json={"member_id": "m1"}, headers=partner)
-    client.post("/v1/accruals", headers=partner, json={
-        "transaction_id": "t1", "member_id": "m1", "amount": "10.00", "currency": "EUR",
-        "occurred_at": now,
-    })
+    client.post(
+        "/v1/accruals",
+        headers=partner,
+        json={
+            "transaction_id": "t1",
+            "member_id": "m1",
+            "amount": "10.00",
+            "currency": "EUR",
+            "occurred_at": now,
+        },
+    )
     client.get("/v1/members/m1", headers={"Authorization": "Bearer llk_not-a-real-key"})
     logging.getLogger("api.errors").error(
         "connecting to postgresql://ledger:s3cret-pw@db/ledger with Bearer %s failed",
         deployment.partner_key,
     )
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
 
     requests = [line for line in lines if line.get("event") == "request"]
     accrual = next(line for line in requests if line["route"] == "/v1/accruals")
@@ -43,13 +51,17 @@ def test_log_lines_are_json_and_carry_no_secrets(
     assert command["request_id"] == accrual["request_id"]  # though it ran in a group
 
     text = "\n".join(json.dumps(line) for line in lines)
-    secrets = [deployment.partner_key, hashlib.sha256(deployment.partner_key.encode()).hexdigest(),
-               ADMIN_KEY, "llk_not-a-real-key", "s3cret-pw"]
+    secrets = [
+        deployment.partner_key,
+        hashlib.sha256(deployment.partner_key.encode()).hexdigest(),
+        ADMIN_KEY,
+        "llk_not-a-real-key",
+        "s3cret-pw",
+    ]
     assert not [secret for secret in secrets if secret in text]
 
 
 def test_database_password_in_settings_is_masked_everywhere() -> None:
     formatter = JsonFormatter(secrets=["pa55-word"])
-    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed: %s", ("pa55-word",),
-                               None)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed: %s", ("pa55-word",), None)
     assert "pa55-word" not in formatter.format(record)

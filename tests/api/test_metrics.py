@@ -10,8 +10,15 @@ from tests.api.ops_helpers import deploy, samples
 
 class FakeProjectionWorker:
     def status(self) -> list[dict[str, Any]]:
-        return [{"name": "member_balances", "position": 41, "head": 44, "lag_events": 3,
-                 "lag_seconds": 1.5}]
+        return [
+            {
+                "name": "member_balances",
+                "position": 41,
+                "head": 44,
+                "lag_events": 3,
+                "lag_seconds": 1.5,
+            }
+        ]
 
 
 def test_metrics_count_known_traffic_exactly(sqlite_url: str) -> None:
@@ -24,17 +31,30 @@ def test_metrics_count_known_traffic_exactly(sqlite_url: str) -> None:
     assert client.post("/v1/members", json={"member_id": "m-7"}, headers=partner).status_code == 201
     accrual = {"member_id": "m-7", "amount": "10.00", "currency": "EUR", "occurred_at": now}
     for transaction_id in ("a1", "a2", "a1"):  # the second a1 is a replay
-        response = client.post("/v1/accruals", headers=partner,
-                               json={**accrual, "transaction_id": transaction_id})
+        response = client.post(
+            "/v1/accruals", headers=partner, json={**accrual, "transaction_id": transaction_id}
+        )
         assert response.status_code in (200, 201)
     redemption = {"member_id": "m-7", "occurred_at": now}
-    too_many = client.post("/v1/redemptions", headers=partner,
-                           json={**redemption, "transaction_id": "r0", "points": 999})
+    too_many = client.post(
+        "/v1/redemptions",
+        headers=partner,
+        json={**redemption, "transaction_id": "r0", "points": 999},
+    )
     assert too_many.status_code == 422
-    assert client.post("/v1/redemptions", headers=partner,
-                       json={**redemption, "transaction_id": "r1", "points": 5}).status_code == 201
-    reversal = client.post("/v1/accruals/a2/reversals", headers=partner,
-                           json={"transaction_id": "ret-1", "occurred_at": now})
+    assert (
+        client.post(
+            "/v1/redemptions",
+            headers=partner,
+            json={**redemption, "transaction_id": "r1", "points": 5},
+        ).status_code
+        == 201
+    )
+    reversal = client.post(
+        "/v1/accruals/a2/reversals",
+        headers=partner,
+        json={"transaction_id": "ret-1", "occurred_at": now},
+    )
     assert reversal.status_code == 201, reversal.get_json()
 
     after = samples(client)

@@ -37,19 +37,26 @@ def spec(api: WriteClient) -> dict[str, Any]:
 
 def test_every_write_endpoint_is_documented(spec: dict[str, Any]) -> None:
     assert spec["openapi"].startswith("3.")
-    operations = {(method.upper(), path) for path, item in spec["paths"].items()
-                  for method in item}
+    operations = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
     assert {
-        ("GET", "/v1/program"), ("PUT", "/v1/program"), ("POST", "/v1/partners"),
-        ("GET", "/v1/partners/{partner_id}"), ("POST", "/v1/partners/{partner_id}/suspend"),
-        ("POST", "/v1/keys"), ("DELETE", "/v1/keys/{key_id}"),
+        ("GET", "/v1/program"),
+        ("PUT", "/v1/program"),
+        ("POST", "/v1/partners"),
+        ("GET", "/v1/partners/{partner_id}"),
+        ("POST", "/v1/partners/{partner_id}/suspend"),
+        ("POST", "/v1/keys"),
+        ("DELETE", "/v1/keys/{key_id}"),
         ("POST", "/v1/members/{member_id}/adjustments"),
         ("POST", "/v1/members/{member_id}/suspend"),
         ("POST", "/v1/members/{member_id}/reactivate"),
-        ("POST", "/v1/members/{member_id}/close"), ("POST", "/v1/sweeps"),
-        ("POST", "/v1/members"), ("POST", "/v1/accruals"), ("POST", "/v1/redemptions"),
+        ("POST", "/v1/members/{member_id}/close"),
+        ("POST", "/v1/sweeps"),
+        ("POST", "/v1/members"),
+        ("POST", "/v1/accruals"),
+        ("POST", "/v1/redemptions"),
         ("POST", "/v1/accruals/{transaction_id}/reversals"),
-        ("POST", "/v1/redemptions/{transaction_id}/reversals"), ("POST", "/v1/batches"),
+        ("POST", "/v1/redemptions/{transaction_id}/reversals"),
+        ("POST", "/v1/batches"),
         ("GET", "/v1/transactions/{transaction_id}"),
     } <= operations
 
@@ -95,8 +102,7 @@ schema = schemathesis.from_pytest_fixture("write_api_schema", tag=WRITE_TAGS)
 
 @schema.parametrize()
 # Bounded: a few examples per operation, reproducible, well under a minute.
-@settings(max_examples=8, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_write_api_keeps_to_its_schema(case: Any) -> None:
     response = case.call_wsgi(headers={"Authorization": f"Bearer {ADMIN}"})
     case.validate_response(

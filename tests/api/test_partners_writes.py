@@ -26,8 +26,14 @@ def shop(api: WriteClient) -> str:
 
 
 def accrual_body(api: WriteClient, **fields: Any) -> dict[str, Any]:
-    return {"transaction_id": "t1", "member_id": "m1", "amount": "100.00", "currency": "EUR",
-            "occurred_at": api.now(), **fields}
+    return {
+        "transaction_id": "t1",
+        "member_id": "m1",
+        "amount": "100.00",
+        "currency": "EUR",
+        "occurred_at": api.now(),
+        **fields,
+    }
 
 
 # ---------------------------------------------------------------------------- enrollment
@@ -48,8 +54,7 @@ def test_enrollment_is_created_then_replayed(api: WriteClient) -> None:
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == body
 
-    other = api.call("POST", "/v1/members", {"member_id": "m1", "birth_date": "1990-01-01"},
-                     token)
+    other = api.call("POST", "/v1/members", {"member_id": "m1", "birth_date": "1990-01-01"}, token)
     assert other.status_code == 409 and problem_slug(other) == "idempotency-conflict"
 
 
@@ -155,13 +160,18 @@ def test_missing_fields_are_listed(api: WriteClient, shop: str) -> None:
     response = api.call("POST", "/v1/accruals", {}, shop)
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {
-        "transaction_id", "member_id", "amount", "currency", "occurred_at"
+        "transaction_id",
+        "member_id",
+        "amount",
+        "currency",
+        "occurred_at",
     }
 
 
 def test_malformed_json_is_a_400(api: WriteClient, shop: str) -> None:
     response = api.http.post(
-        "/v1/accruals", data="{not json",
+        "/v1/accruals",
+        data="{not json",
         headers={"Authorization": f"Bearer {shop}", "Content-Type": "application/json"},
     )
     assert response.status_code == 400 and problem_slug(response) == "malformed-request"
@@ -173,8 +183,12 @@ def test_suspended_member_and_partner(api: WriteClient, shop: str) -> None:
     assert api.accrue(shop, "t2", status=422)["type"].endswith("member-not-active")
     assert api.redeem(shop, "r1", status=422)["type"].endswith("member-not-active")
     # A reversal still applies to a suspended member.
-    reversal = api.ok("POST", "/v1/accruals/t1/reversals",
-                      {"transaction_id": "ret1", "occurred_at": api.now()}, shop)
+    reversal = api.ok(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {"transaction_id": "ret1", "occurred_at": api.now()},
+        shop,
+    )
     assert reversal["balance"]["available"] == 0
     api.ok("POST", "/v1/partners/shop/suspend", status=200)
     api.ok("POST", "/v1/members/m1/reactivate", status=200)
@@ -200,8 +214,12 @@ def test_redemption_lists_lots_and_reimbursement(api: WriteClient, shop: str) ->
 
 def test_redemption_validation(api: WriteClient, shop: str) -> None:
     for points in (0, -5, "10", 2.0):
-        body = {"transaction_id": "r1", "member_id": "m1", "points": points,
-                "occurred_at": api.now()}
+        body = {
+            "transaction_id": "r1",
+            "member_id": "m1",
+            "points": points,
+            "occurred_at": api.now(),
+        }
         response = api.call("POST", "/v1/redemptions", body, shop)
         assert response.status_code == 422 and "points" in response.get_json()["errors"]
 
@@ -211,29 +229,52 @@ def test_redemption_validation(api: WriteClient, shop: str) -> None:
 
 def test_partial_then_full_accrual_reversal(api: WriteClient, shop: str) -> None:
     api.accrue(shop, "t1", amount="100.00")
-    partial = api.ok("POST", "/v1/accruals/t1/reversals",
-                     {"transaction_id": "ret1", "refund_amount": "25.00",
-                      "occurred_at": api.now(), "reason": "returned one item"}, shop)
+    partial = api.ok(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {
+            "transaction_id": "ret1",
+            "refund_amount": "25.00",
+            "occurred_at": api.now(),
+            "reason": "returned one item",
+        },
+        shop,
+    )
     assert partial["accrual_transaction_id"] == "t1" and partial["transaction_id"] == "ret1"
     assert partial["points_reversed"] == 25 and partial["refund_amount"] == "25.00"
     assert partial["debt_created"] == 0 and partial["balance"]["available"] == 75
-    too_much = api.call("POST", "/v1/accruals/t1/reversals",
-                        {"transaction_id": "ret2", "refund_amount": "80.00",
-                         "occurred_at": api.now()}, shop)
+    too_much = api.call(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {"transaction_id": "ret2", "refund_amount": "80.00", "occurred_at": api.now()},
+        shop,
+    )
     assert too_much.status_code == 422 and problem_slug(too_much) == "refund-exceeds-original"
-    rest = api.ok("POST", "/v1/accruals/t1/reversals",
-                  {"transaction_id": "ret3", "occurred_at": api.now()}, shop)
+    rest = api.ok(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {"transaction_id": "ret3", "occurred_at": api.now()},
+        shop,
+    )
     assert rest["points_reversed"] == 75 and rest["balance"]["available"] == 0
-    again = api.call("POST", "/v1/accruals/t1/reversals",
-                     {"transaction_id": "ret4", "occurred_at": api.now()}, shop)
+    again = api.call(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {"transaction_id": "ret4", "occurred_at": api.now()},
+        shop,
+    )
     assert again.status_code == 409 and problem_slug(again) == "already-reversed"
 
 
 def test_accrual_reversal_after_spending_creates_debt(api: WriteClient, shop: str) -> None:
     api.accrue(shop, "t1", amount="100")
     api.redeem(shop, "r1", points=80)
-    body = api.ok("POST", "/v1/accruals/t1/reversals",
-                  {"transaction_id": "ret1", "occurred_at": api.now()}, shop)
+    body = api.ok(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {"transaction_id": "ret1", "occurred_at": api.now()},
+        shop,
+    )
     assert body["points_reversed"] == 100 and body["debt_created"] == 80
     assert body["balance"]["available"] == -80
 
@@ -241,12 +282,20 @@ def test_accrual_reversal_after_spending_creates_debt(api: WriteClient, shop: st
 def test_redemption_reversal_once(api: WriteClient, shop: str) -> None:
     api.accrue(shop, "t1", amount="100")
     api.redeem(shop, "r1", points=60)
-    body = api.ok("POST", "/v1/redemptions/r1/reversals",
-                  {"transaction_id": "c1", "occurred_at": api.now()}, shop)
+    body = api.ok(
+        "POST",
+        "/v1/redemptions/r1/reversals",
+        {"transaction_id": "c1", "occurred_at": api.now()},
+        shop,
+    )
     assert body["redemption_transaction_id"] == "r1" and body["points_restored"] == 60
     assert body["balance"]["available"] == 100
-    second = api.call("POST", "/v1/redemptions/r1/reversals",
-                      {"transaction_id": "c2", "occurred_at": api.now()}, shop)
+    second = api.call(
+        "POST",
+        "/v1/redemptions/r1/reversals",
+        {"transaction_id": "c2", "occurred_at": api.now()},
+        shop,
+    )
     assert second.status_code == 409 and problem_slug(second) == "already-reversed"
 
 
@@ -260,8 +309,12 @@ def test_reversal_of_unknown_or_wrong_kind_is_not_found(api: WriteClient, shop: 
 def test_only_the_accruing_partner_reverses(api: WriteClient, shop: str) -> None:
     api.accrue(shop, "t1", amount="10")
     other = api.partner("other")
-    response = api.call("POST", "/v1/accruals/t1/reversals",
-                        {"transaction_id": "x", "occurred_at": api.now()}, other)
+    response = api.call(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {"transaction_id": "x", "occurred_at": api.now()},
+        other,
+    )
     assert response.status_code == 404
 
 
@@ -297,8 +350,9 @@ def test_concurrent_identical_requests_create_once(pg_api: WriteClient) -> None:
     def post() -> None:
         client = pg_api.app.test_client()
         barrier.wait()
-        response = client.post("/v1/accruals", json=body,
-                               headers={"Authorization": f"Bearer {shop}"})
+        response = client.post(
+            "/v1/accruals", json=body, headers={"Authorization": f"Bearer {shop}"}
+        )
         answers.append((response.status_code, response.get_json()))
 
     threads = [threading.Thread(target=post) for _ in range(8)]

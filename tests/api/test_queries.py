@@ -26,8 +26,9 @@ class Reader:
         self.head = int(self.ledger.recorder.max_notification_id() or 0)
 
     def get(self, path: str, token: str = ADMIN, status: int = 200, **query: Any) -> Any:
-        response = self.http.get(path, query_string=query,
-                                 headers={"Authorization": f"Bearer {token}"})
+        response = self.http.get(
+            path, query_string=query, headers={"Authorization": f"Bearer {token}"}
+        )
         assert response.status_code == status, response.get_json()
         return response.get_json()
 
@@ -62,14 +63,22 @@ def test_balance_from_projection_and_as_of(reader: Reader) -> None:
     assert (then["available"], then["pending"], then["lifetime_reversed"]) == (-20, 0, 30)
     assert then["as_of"] == "2026-01-20T00:00:00.000000Z"
     assert then["available"] + then["pending"] == (
-        then["lifetime_earned"] + then["lifetime_adjusted"] - then["lifetime_redeemed"]
-        - then["lifetime_expired"] - then["lifetime_reversed"])
+        then["lifetime_earned"]
+        + then["lifetime_adjusted"]
+        - then["lifetime_redeemed"]
+        - then["lifetime_expired"]
+        - then["lifetime_reversed"]
+    )
 
 
 def test_member_tier_statement_expiring(reader: Reader) -> None:
     member = reader.get("/v1/members/m3", min_position=reader.head)
-    assert member == {"member_id": "m3", "status": "closed",
-                      "enrolled_at": "2026-01-15T12:00:00.000000Z", "tier": "basic"}
+    assert member == {
+        "member_id": "m3",
+        "status": "closed",
+        "enrolled_at": "2026-01-15T12:00:00.000000Z",
+        "tier": "basic",
+    }
     tier = reader.get("/v1/members/m1/tier")
     assert tier["tier"] == "basic" and tier["next_tier"] == "silver"
     page = reader.get("/v1/members/m2/statement", limit=4)
@@ -97,10 +106,13 @@ def test_roles(reader: Reader) -> None:
 
 def test_min_position_beyond_the_log_is_lagging(reader: Reader) -> None:
     reader.app.extensions["settings"] = Settings(
-        database_url=reader.app.extensions["settings"].database_url, admin_key=ADMIN,
-        read_wait_seconds=0.2)
-    response = reader.http.get("/v1/members/m1/balance?min_position=999999",
-                               headers={"Authorization": f"Bearer {ADMIN}"})
+        database_url=reader.app.extensions["settings"].database_url,
+        admin_key=ADMIN,
+        read_wait_seconds=0.2,
+    )
+    response = reader.http.get(
+        "/v1/members/m1/balance?min_position=999999", headers={"Authorization": f"Bearer {ADMIN}"}
+    )
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.get_json()["type"].endswith("/projection-lagging")

@@ -47,8 +47,9 @@ class WriteClient:
     def get(self, path: str, token: str | None = ADMIN) -> TestResponse:
         return self.call("GET", path, None, token)
 
-    def ok(self, method: str, path: str, body: Any = None, token: str | None = ADMIN,
-           status: int = 201) -> dict[str, Any]:
+    def ok(
+        self, method: str, path: str, body: Any = None, token: str | None = ADMIN, status: int = 201
+    ) -> dict[str, Any]:
         response = self.call(method, path, body, token)
         assert response.status_code == status, response.get_json()
         return dict(response.get_json())
@@ -70,16 +71,41 @@ class WriteClient:
     def enroll(self, token: str, member_id: str = "m1", **fields: Any) -> dict[str, Any]:
         return self.ok("POST", "/v1/members", {"member_id": member_id, **fields}, token)
 
-    def accrue(self, token: str, transaction_id: str = "t1", member_id: str = "m1",
-               amount: str = "100.00", status: int = 201, **fields: Any) -> dict[str, Any]:
-        body = {"transaction_id": transaction_id, "member_id": member_id, "amount": amount,
-                "currency": "EUR", "occurred_at": self.now(), **fields}
+    def accrue(
+        self,
+        token: str,
+        transaction_id: str = "t1",
+        member_id: str = "m1",
+        amount: str = "100.00",
+        status: int = 201,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "transaction_id": transaction_id,
+            "member_id": member_id,
+            "amount": amount,
+            "currency": "EUR",
+            "occurred_at": self.now(),
+            **fields,
+        }
         return self.ok("POST", "/v1/accruals", body, token, status)
 
-    def redeem(self, token: str, transaction_id: str = "r1", member_id: str = "m1",
-               points: int = 10, status: int = 201, **fields: Any) -> dict[str, Any]:
-        body = {"transaction_id": transaction_id, "member_id": member_id, "points": points,
-                "occurred_at": self.now(), **fields}
+    def redeem(
+        self,
+        token: str,
+        transaction_id: str = "r1",
+        member_id: str = "m1",
+        points: int = 10,
+        status: int = 201,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "transaction_id": transaction_id,
+            "member_id": member_id,
+            "points": points,
+            "occurred_at": self.now(),
+            **fields,
+        }
         return self.ok("POST", "/v1/redemptions", body, token, status)
 
 

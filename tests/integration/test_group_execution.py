@@ -33,8 +33,11 @@ class HeldBatches:
         return self.execute_batch(commands)
 
 
-def _run_queued(executor: GroupExecutor, batches: HeldBatches, commands: list[Command],
-                ) -> list[Any]:
+def _run_queued(
+    executor: GroupExecutor,
+    batches: HeldBatches,
+    commands: list[Command],
+) -> list[Any]:
     """Execute each command on its own thread, in this order, the first holding the rest."""
     results: list[Any] = [None] * len(commands)
 
@@ -63,14 +66,18 @@ def test_waiting_commands_run_as_one_batch_each_answered_as_if_alone(ledger: Led
     executor = GroupExecutor(batches)
     first_accrual = accrual("a2", "20.00", T0, member_id="m2")
 
-    results = _run_queued(executor, batches, [
-        accrual("a0", "1.00", T0),
-        accrual("a1", "10.00", T0),
-        first_accrual,
-        redemption("r1", 500, T0),
-        accrual("a2", "20.00", T0, member_id="m2"),  # the same request again: a replay
-        redemption("r2", 5, T0),
-    ])
+    results = _run_queued(
+        executor,
+        batches,
+        [
+            accrual("a0", "1.00", T0),
+            accrual("a1", "10.00", T0),
+            first_accrual,
+            redemption("r1", 500, T0),
+            accrual("a2", "20.00", T0, member_id="m2"),  # the same request again: a replay
+            redemption("r2", 5, T0),
+        ],
+    )
 
     assert batches.groups == [["a0"], ["a1", "a2", "r1", "a2", "r2"]]
     a0, a1, a2, r1, a2_again, r2 = results
@@ -106,9 +113,16 @@ def test_a_faulty_command_fails_alone_and_its_group_is_answered() -> None:
         return [Outcome({"done": c.transaction_id}) for c in commands]  # type: ignore[attr-defined]
 
     batches = HeldBatches(execute_batch)
-    results = _run_queued(GroupExecutor(batches), batches, [
-        redemption("first", 1, T0), redemption("a", 1, T0), poison, redemption("b", 1, T0),
-    ])
+    results = _run_queued(
+        GroupExecutor(batches),
+        batches,
+        [
+            redemption("first", 1, T0),
+            redemption("a", 1, T0),
+            poison,
+            redemption("b", 1, T0),
+        ],
+    )
 
     assert batches.groups == [["first"], ["a", "poison", "b"], ["a"], ["poison"], ["b"]]
     assert [results[i].body["done"] for i in (0, 1, 3)] == ["first", "a", "b"]

@@ -46,7 +46,9 @@ def test_rejected_command_saves_nothing_not_even_due_events(
     assert outcome.body["balance"] == {"available": 0, "pending": 0, "tier": "basic"}
     # The due activation goes first, in the same save as the redemption and its key.
     assert event_types_after(ledger, before) == [
-        "Member.PointsActivated", "Member.PointsRedeemed", "TransactionKey.TransactionRecorded",
+        "Member.PointsActivated",
+        "Member.PointsRedeemed",
+        "TransactionKey.TransactionRecorded",
     ]
     assert outcome.position == stored_events(ledger)
 
@@ -66,16 +68,16 @@ def test_rejected_command_in_a_batch_leaves_the_others_intact(
     assert not isinstance(results[1], Exception)
     assert results[1].body["balance"]["available"] == 105
     assert event_types_after(ledger, before) == [
-        "Member.PointsActivated", "Member.PointsAccrued", "TransactionKey.TransactionRecorded",
+        "Member.PointsActivated",
+        "Member.PointsAccrued",
+        "TransactionKey.TransactionRecorded",
     ]
 
 
 # ---------------------------------------------------------------- idempotency
 
 
-def test_retry_returns_the_original_result_and_position(
-    ledger: Ledger, clock: ManualClock
-) -> None:
+def test_retry_returns_the_original_result_and_position(ledger: Ledger, clock: ManualClock) -> None:
     open_shop(ledger, "m1")
     command = accrual("a1", "42.50", T0, bonus=3)
     first = ledger.accrue(command)
@@ -155,7 +157,9 @@ def test_sweep_reports_what_it_emitted_and_is_idempotent(
     clock.set(utc(2026, 2, 1))
     report = ledger.sweep()
     assert (report.as_of, report.activated_points, report.expired_points) == (
-        utc(2026, 2, 1), 100, 0,
+        utc(2026, 2, 1),
+        100,
+        0,
     )
     assert (report.members_touched, report.tier_changes) == (1, 0)
     assert report.position == stored_events(ledger)
@@ -183,19 +187,30 @@ def test_sweep_refuses_a_future_as_of(ledger: Ledger, clock: ManualClock) -> Non
 # ------------------------------------------------------------ event round trip
 
 EVENT_TYPES = {
-    "Program.ProgramCreated", "Program.ProgramConfigured", "Partner.PartnerRegistered",
-    "Partner.PartnerSuspended", "ApiKey.KeyIssued", "ApiKey.KeyRevoked",
-    "TransactionKey.TransactionRecorded", "Member.MemberEnrolled", "Member.BonusGranted",
-    "Member.PointsAccrued", "Member.TierChanged", "Member.PointsActivated",
-    "Member.PointsExpired", "Member.PointsRedeemed", "Member.RedemptionReversed",
-    "Member.AccrualReversed", "Member.PointsAdjusted", "Member.MemberSuspended",
-    "Member.MemberReactivated", "Member.MemberClosed",
+    "Program.ProgramCreated",
+    "Program.ProgramConfigured",
+    "Partner.PartnerRegistered",
+    "Partner.PartnerSuspended",
+    "ApiKey.KeyIssued",
+    "ApiKey.KeyRevoked",
+    "TransactionKey.TransactionRecorded",
+    "Member.MemberEnrolled",
+    "Member.BonusGranted",
+    "Member.PointsAccrued",
+    "Member.TierChanged",
+    "Member.PointsActivated",
+    "Member.PointsExpired",
+    "Member.PointsRedeemed",
+    "Member.RedemptionReversed",
+    "Member.AccrualReversed",
+    "Member.PointsAdjusted",
+    "Member.MemberSuspended",
+    "Member.MemberReactivated",
+    "Member.MemberClosed",
 }
 
 
-def test_every_event_type_round_trips_through_the_store(
-    ledger: Ledger, clock: ManualClock
-) -> None:
+def test_every_event_type_round_trips_through_the_store(ledger: Ledger, clock: ManualClock) -> None:
     saved: list[Any] = []
     ledger.save_observers.append(saved.extend)
 

@@ -97,8 +97,7 @@ def service_login_url(migrated_pg: str) -> Iterator[str]:
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE ledger_events SET topic = 'x'", "DELETE FROM ledger_events",
-     "TRUNCATE ledger_events"],
+    ["UPDATE ledger_events SET topic = 'x'", "DELETE FROM ledger_events", "TRUNCATE ledger_events"],
 )
 def test_postgres_events_reject_changes_even_for_the_owner(
     migrated_pg: str, statement: str
@@ -130,8 +129,12 @@ def test_postgres_service_role_appends_reads_and_nothing_else(service_login_url:
         assert ledger.register_partner(TERMS).replayed
     finally:
         ledger.close()
-    for statement in ("UPDATE ledger_events SET topic = 'x'", "DELETE FROM ledger_events",
-                      "TRUNCATE ledger_events", "LOCK TABLE ledger_events IN EXCLUSIVE MODE"):
+    for statement in (
+        "UPDATE ledger_events SET topic = 'x'",
+        "DELETE FROM ledger_events",
+        "TRUNCATE ledger_events",
+        "LOCK TABLE ledger_events IN EXCLUSIVE MODE",
+    ):
         with (
             psycopg.connect(service_login_url) as conn,
             pytest.raises(psycopg.errors.InsufficientPrivilege),

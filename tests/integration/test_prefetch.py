@@ -18,8 +18,9 @@ def _id(n: int) -> UUID:
 
 
 def _event(n: int, version: int) -> StoredEvent:
-    return StoredEvent(_id(n), version, "ledger.member:Member.PointsAccrued",
-                       f'{{"n":{n},"v":{version}}}'.encode())
+    return StoredEvent(
+        _id(n), version, "ledger.member:Member.PointsAccrued", f'{{"n":{n},"v":{version}}}'.encode()
+    )
 
 
 # With the three unknown ids: 6 and FEW_AGGREGATES names looked up each, then joined.

@@ -24,8 +24,15 @@ NAMES = ["create-test"]
 
 
 def _lot(points: int) -> dict[str, object]:
-    return {"source": "air", "points": points, "remaining": points, "earned_at": AT,
-            "available_at": AT, "expires_at": EXPIRES, "is_pending": False}
+    return {
+        "source": "air",
+        "points": points,
+        "remaining": points,
+        "earned_at": AT,
+        "available_at": AT,
+        "expires_at": EXPIRES,
+        "is_pending": False,
+    }
 
 
 def _batch(target: Target, carried: Carried, *changes: Change) -> BatchRows:
@@ -36,8 +43,9 @@ def _batch(target: Target, carried: Carried, *changes: Change) -> BatchRows:
 
 
 def _commit(target: Target, rows: BatchRows, old: int) -> bool:
-    return target.commit_batch(rows.upserts(), rows.insert_values(), NAMES, old, old + 1,
-                               rows.merges())
+    return target.commit_batch(
+        rows.upserts(), rows.insert_values(), NAMES, old, old + 1, rows.merges()
+    )
 
 
 def _rows(target: Target, table: str) -> list[dict[str, object]]:
@@ -48,25 +56,32 @@ def test_created_rows_carry_their_batch_changes_and_take_later_ones(
     ledger: Ledger, target: Target
 ) -> None:
     first = _batch(
-        target, {},
+        target,
+        {},
         Create("member_lots", ("m1", "L1"), _lot(100)),
         Upsert("member_lots", ("m1", "L1"), add={"remaining": -30}),
         Create("member_lots", ("m1", "L2"), _lot(5)),
-        Create("qualifying_spend", ("a1",), {"member_key": "m1", "occurred_at": AT,
-                                             "amount": Decimal("151.20")}),
+        Create(
+            "qualifying_spend",
+            ("a1",),
+            {"member_key": "m1", "occurred_at": AT, "amount": Decimal("151.20")},
+        ),
         Upsert("qualifying_spend", ("a1",), add={"refunded": Decimal("1.5")}),
     )
     # Nothing is upserted or merged: the created rows go in whole, with the batch's changes.
     assert first.upserts() == {LOTS: []}
     assert first.merges() == {}
     assert first.insert_values() == {
-        LOTS: [("m1", "L1", "air", 100, 70, AT, AT, EXPIRES, False),
-               ("m1", "L2", "air", 5, 5, AT, AT, EXPIRES, False)],
+        LOTS: [
+            ("m1", "L1", "air", 100, 70, AT, AT, EXPIRES, False),
+            ("m1", "L2", "air", 5, 5, AT, AT, EXPIRES, False),
+        ],
         SPEND: [("a1", "m1", AT, Decimal("151.20"), Decimal("1.5"))],
     }
     # The next batch starts from the created rows while the first one is being written.
     second = _batch(
-        target, first.carry(),
+        target,
+        first.carry(),
         Upsert("member_lots", ("m1", "L1"), add={"remaining": -20}),
         Upsert("qualifying_spend", ("a1",), add={"refunded": Decimal("0.25")}),
     )
@@ -77,39 +92,75 @@ def test_created_rows_carry_their_batch_changes_and_take_later_ones(
     assert _commit(target, third, 2)
 
     assert _rows(target, "member_lots") == [
-        {"member_key": "m1", "lot_id": "L1", "source": "air", "points": 100, "remaining": 50,
-         "earned_at": AT, "available_at": AT, "expires_at": EXPIRES, "is_pending": False},
-        {"member_key": "m1", "lot_id": "L2", "source": "air", "points": 5, "remaining": 0,
-         "earned_at": AT, "available_at": AT, "expires_at": EXPIRES, "is_pending": False},
+        {
+            "member_key": "m1",
+            "lot_id": "L1",
+            "source": "air",
+            "points": 100,
+            "remaining": 50,
+            "earned_at": AT,
+            "available_at": AT,
+            "expires_at": EXPIRES,
+            "is_pending": False,
+        },
+        {
+            "member_key": "m1",
+            "lot_id": "L2",
+            "source": "air",
+            "points": 5,
+            "remaining": 0,
+            "earned_at": AT,
+            "available_at": AT,
+            "expires_at": EXPIRES,
+            "is_pending": False,
+        },
     ]
-    assert _rows(target, "qualifying_spend") == [{
-        "accrual_id": "a1", "member_key": "m1", "occurred_at": AT,
-        "amount": Decimal("151.20"), "refunded": Decimal("1.75"),
-    }]
+    assert _rows(target, "qualifying_spend") == [
+        {
+            "accrual_id": "a1",
+            "member_key": "m1",
+            "occurred_at": AT,
+            "amount": Decimal("151.20"),
+            "refunded": Decimal("1.75"),
+        }
+    ]
     assert target.positions() == {"create-test": 3}
 
 
-@pytest.mark.parametrize("table, key, values", [
-    ("member_lots", ("m1", "L1"), _lot(7)),
-    ("qualifying_spend", ("a1",), {"member_key": "m2", "occurred_at": AT,
-                                   "amount": Decimal("9")}),
-])
+@pytest.mark.parametrize(
+    "table, key, values",
+    [
+        ("member_lots", ("m1", "L1"), _lot(7)),
+        (
+            "qualifying_spend",
+            ("a1",),
+            {"member_key": "m2", "occurred_at": AT, "amount": Decimal("9")},
+        ),
+    ],
+)
 def test_creating_a_stored_key_fails_the_whole_batch(
-    ledger: Ledger, target: Target, table: str, key: tuple[str, ...],
+    ledger: Ledger,
+    target: Target,
+    table: str,
+    key: tuple[str, ...],
     values: dict[str, object],
 ) -> None:
     first = _batch(
-        target, {},
+        target,
+        {},
         Create("member_lots", ("m1", "L1"), _lot(100)),
-        Create("qualifying_spend", ("a1",), {"member_key": "m1", "occurred_at": AT,
-                                             "amount": Decimal("151.20")}),
+        Create(
+            "qualifying_spend",
+            ("a1",),
+            {"member_key": "m1", "occurred_at": AT, "amount": Decimal("151.20")},
+        ),
     )
     assert _commit(target, first, 0)
     before = {name: _rows(target, name) for name in TABLES}
 
-    again = _batch(target, {},
-                   Create("member_lots", ("m1", "L9"), _lot(1)),
-                   Create(table, key, values))
+    again = _batch(
+        target, {}, Create("member_lots", ("m1", "L9"), _lot(1)), Create(table, key, values)
+    )
     with pytest.raises((psycopg.errors.UniqueViolation, sqlite3.IntegrityError)):
         _commit(target, again, 1)
 

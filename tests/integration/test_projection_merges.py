@@ -36,45 +36,93 @@ def test_merges_add_numbers_keep_what_is_not_assigned_and_create_missing_rows(
     ledger: Ledger, target: Target
 ) -> None:
     air = ("air", DAY)
-    _commit(target, 0,
-            Upsert("partner_positions", air, set={"currency": "EUR"},
-                   add={"points_issued": 10, "amount_funded": Decimal("0.10")}),
-            Upsert("partner_positions", air, set={"currency": "EUR"},
-                   add={"points_issued": 5, "amount_funded": Decimal("2.205")}),
-            Upsert("qualifying_spend", ("a1",), set={
-                "member_key": "m1", "occurred_at": AT, "amount": Decimal("151.20")}),
-            Upsert("member_tiers", ("m1",), set={"tier": "basic", "since": AT}))
-    _commit(target, 1,
-            Upsert("partner_positions", air, add={"points_redeemed": 7,
-                                                  "amount_reimbursed": Decimal("0.056")}),
-            Upsert("partner_positions", air, set={"currency": "EUR"},
-                   add={"points_issued": 1, "amount_funded": Decimal("0.01")}),
-            Upsert("breakage_daily", ("operator", DAY), add={"points_expired": 3}),
-            Upsert("qualifying_spend", ("a1",), add={"refunded": Decimal("1.5")}),
-            Upsert("member_tiers", ("m1",), set={"tier": "silver", "since": AT,
-                                                 "guaranteed_until": AT.replace(year=2027)}))
-    _commit(target, 2,
-            Upsert("qualifying_spend", ("a1",), add={"refunded": Decimal("0.25")}),
-            Upsert("member_tiers", ("m1",), set={"tier": "gold", "since": AT}))
+    _commit(
+        target,
+        0,
+        Upsert(
+            "partner_positions",
+            air,
+            set={"currency": "EUR"},
+            add={"points_issued": 10, "amount_funded": Decimal("0.10")},
+        ),
+        Upsert(
+            "partner_positions",
+            air,
+            set={"currency": "EUR"},
+            add={"points_issued": 5, "amount_funded": Decimal("2.205")},
+        ),
+        Upsert(
+            "qualifying_spend",
+            ("a1",),
+            set={"member_key": "m1", "occurred_at": AT, "amount": Decimal("151.20")},
+        ),
+        Upsert("member_tiers", ("m1",), set={"tier": "basic", "since": AT}),
+    )
+    _commit(
+        target,
+        1,
+        Upsert(
+            "partner_positions",
+            air,
+            add={"points_redeemed": 7, "amount_reimbursed": Decimal("0.056")},
+        ),
+        Upsert(
+            "partner_positions",
+            air,
+            set={"currency": "EUR"},
+            add={"points_issued": 1, "amount_funded": Decimal("0.01")},
+        ),
+        Upsert("breakage_daily", ("operator", DAY), add={"points_expired": 3}),
+        Upsert("qualifying_spend", ("a1",), add={"refunded": Decimal("1.5")}),
+        Upsert(
+            "member_tiers",
+            ("m1",),
+            set={"tier": "silver", "since": AT, "guaranteed_until": AT.replace(year=2027)},
+        ),
+    )
+    _commit(
+        target,
+        2,
+        Upsert("qualifying_spend", ("a1",), add={"refunded": Decimal("0.25")}),
+        Upsert("member_tiers", ("m1",), set={"tier": "gold", "since": AT}),
+    )
 
-    assert _rows(target, "partner_positions") == [{
-        "partner_id": "air", "day": DAY, "currency": "EUR",
-        "points_issued": 16, "amount_funded": Decimal("2.315"),
-        "points_reversed": 0, "amount_reversed": Decimal("0"),
-        "points_redeemed": 7, "amount_reimbursed": Decimal("0.056"),
-        "points_restored": 0, "amount_restored": Decimal("0"),
-    }]
+    assert _rows(target, "partner_positions") == [
+        {
+            "partner_id": "air",
+            "day": DAY,
+            "currency": "EUR",
+            "points_issued": 16,
+            "amount_funded": Decimal("2.315"),
+            "points_reversed": 0,
+            "amount_reversed": Decimal("0"),
+            "points_redeemed": 7,
+            "amount_reimbursed": Decimal("0.056"),
+            "points_restored": 0,
+            "amount_restored": Decimal("0"),
+        }
+    ]
     assert _rows(target, "breakage_daily") == [
-        {"source": "operator", "day": DAY, "points_expired": 3, "points_forfeited": 0}]
-    assert _rows(target, "qualifying_spend") == [{
-        "accrual_id": "a1", "member_key": "m1", "occurred_at": AT,
-        "amount": Decimal("151.20"), "refunded": Decimal("1.75"),
-    }]
+        {"source": "operator", "day": DAY, "points_expired": 3, "points_forfeited": 0}
+    ]
+    assert _rows(target, "qualifying_spend") == [
+        {
+            "accrual_id": "a1",
+            "member_key": "m1",
+            "occurred_at": AT,
+            "amount": Decimal("151.20"),
+            "refunded": Decimal("1.75"),
+        }
+    ]
     # The last change did not assign the guarantee, so the stored one stays.
-    assert _rows(target, "member_tiers") == [{
-        "member_key": "m1", "tier": "gold", "since": AT,
-        "guaranteed_until": AT.replace(year=2027),
-    }]
+    assert _rows(target, "member_tiers") == [
+        {
+            "member_key": "m1",
+            "tier": "gold",
+            "since": AT,
+            "guaranteed_until": AT.replace(year=2027),
+        }
+    ]
 
 
 def test_a_merged_table_cannot_be_read(ledger: Ledger, target: Target) -> None:

@@ -27,10 +27,16 @@ from tests.integration.test_projections import PARTNERS
 
 MEMBERS = ("a", "b")
 operation = st.one_of(
-    st.tuples(st.just("accrue"), st.sampled_from(PARTNERS), st.sampled_from(MEMBERS),
-              st.integers(1, 5000), st.sampled_from([None, 0, 3])),
-    st.tuples(st.just("redeem"), st.sampled_from(PARTNERS), st.sampled_from(MEMBERS),
-              st.integers(1, 3000)),
+    st.tuples(
+        st.just("accrue"),
+        st.sampled_from(PARTNERS),
+        st.sampled_from(MEMBERS),
+        st.integers(1, 5000),
+        st.sampled_from([None, 0, 3]),
+    ),
+    st.tuples(
+        st.just("redeem"), st.sampled_from(PARTNERS), st.sampled_from(MEMBERS), st.integers(1, 3000)
+    ),
     st.tuples(st.just("return"), st.integers(0, 20), st.sampled_from([None, "1.00", "5.00"])),
     st.tuples(st.just("cancel"), st.integers(0, 20)),
     st.tuples(st.just("adjust"), st.sampled_from(MEMBERS), st.integers(-500, 500)),
@@ -62,32 +68,62 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
                 try:
                     if op[0] == "accrue":
                         _, terms, member, cents, days = op
-                        ledger.accrue(Accrue(partner_id=terms.partner_id, transaction_id=tx,  # type: ignore[attr-defined]
-                                             member_id=member, amount=Decimal(cents) / 100,  # type: ignore[operator]
-                                             currency="EUR", occurred_at=now,
-                                             pending_days=days))  # type: ignore[arg-type]
+                        ledger.accrue(
+                            Accrue(
+                                partner_id=terms.partner_id,
+                                transaction_id=tx,  # type: ignore[attr-defined]
+                                member_id=member,
+                                amount=Decimal(cents) / 100,  # type: ignore[operator]
+                                currency="EUR",
+                                occurred_at=now,
+                                pending_days=days,
+                            )
+                        )  # type: ignore[arg-type]
                         accruals.append((terms.partner_id, tx))  # type: ignore[attr-defined]
                     elif op[0] == "redeem":
                         _, terms, member, points = op
-                        ledger.redeem(Redeem(partner_id=terms.partner_id, transaction_id=tx,  # type: ignore[attr-defined]
-                                             member_id=member, points=points,  # type: ignore[arg-type]
-                                             occurred_at=now))
+                        ledger.redeem(
+                            Redeem(
+                                partner_id=terms.partner_id,
+                                transaction_id=tx,  # type: ignore[attr-defined]
+                                member_id=member,
+                                points=points,  # type: ignore[arg-type]
+                                occurred_at=now,
+                            )
+                        )
                         redemptions.append((terms.partner_id, tx))  # type: ignore[attr-defined]
                     elif op[0] == "return" and accruals:
                         partner, original = accruals[op[1] % len(accruals)]  # type: ignore[operator]
                         refund = Decimal(op[2]) if op[2] else None  # type: ignore[arg-type]
-                        ledger.reverse_accrual(ReverseAccrual(
-                            partner_id=partner, transaction_id=tx,
-                            original_transaction_id=original, occurred_at=now,
-                            refund_amount=refund))
+                        ledger.reverse_accrual(
+                            ReverseAccrual(
+                                partner_id=partner,
+                                transaction_id=tx,
+                                original_transaction_id=original,
+                                occurred_at=now,
+                                refund_amount=refund,
+                            )
+                        )
                     elif op[0] == "cancel" and redemptions:
                         partner, original = redemptions[op[1] % len(redemptions)]  # type: ignore[operator]
-                        ledger.reverse_redemption(ReverseRedemption(
-                            partner_id=partner, transaction_id=tx,
-                            original_transaction_id=original, occurred_at=now))
+                        ledger.reverse_redemption(
+                            ReverseRedemption(
+                                partner_id=partner,
+                                transaction_id=tx,
+                                original_transaction_id=original,
+                                occurred_at=now,
+                            )
+                        )
                     elif op[0] == "adjust" and op[2]:
-                        ledger.adjust(Adjust(adjustment_id=tx, member_id=op[1],  # type: ignore[arg-type]
-                                             points=op[2], reason="test", allow_debt=True))  # type: ignore[arg-type]
+                        ledger.adjust(
+                            Adjust(
+                                adjustment_id=tx,
+                                member_id=op[1],  # type: ignore[arg-type]
+                                points=op[2],
+                                reason="test",
+                                allow_debt=True,
+                            )
+                        )  # type: ignore[arg-type]
                     elif op[0] == "days":
                         clock.advance(timedelta(days=op[1]))  # type: ignore[arg-type]
                         ledger.sweep(clock.now())
@@ -106,7 +142,8 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
                 projected = reads.balance(target, member)
                 assert projected is not None
                 assert {k: projected[k] for k in aggregate.full_balance()} == (
-                    aggregate.full_balance())
+                    aggregate.full_balance()
+                )
         finally:
             target.close()
             ledger.close()

@@ -55,12 +55,27 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
         ledger.enroll(Enroll(member_id=member, partner_id="air"))
 
     def accrue(partner: str, tx: str, member: str, amount: str) -> None:
-        ledger.accrue(Accrue(partner_id=partner, transaction_id=tx, member_id=member,
-                             amount=D(amount), currency="EUR", occurred_at=BEFORE))
+        ledger.accrue(
+            Accrue(
+                partner_id=partner,
+                transaction_id=tx,
+                member_id=member,
+                amount=D(amount),
+                currency="EUR",
+                occurred_at=BEFORE,
+            )
+        )
 
     def redeem(partner: str, tx: str, member: str, points: int) -> None:
-        ledger.redeem(Redeem(partner_id=partner, transaction_id=tx, member_id=member,
-                             points=points, occurred_at=BEFORE))
+        ledger.redeem(
+            Redeem(
+                partner_id=partner,
+                transaction_id=tx,
+                member_id=member,
+                points=points,
+                occurred_at=BEFORE,
+            )
+        )
 
     accrue("air", "t1", "m1", "1000.00")
     accrue("shop", "t2", "m1", "200.00")
@@ -68,14 +83,26 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
     redeem("cafe", "r1", "m1", 500)
     accrue("cafe", "t4", "m2", "10.00")
     redeem("air", "r2", "m2", 70)
-    ledger.reverse_accrual(ReverseAccrual(partner_id="cafe", transaction_id="ret4",
-                                          original_transaction_id="t4", occurred_at=DAY1))
+    ledger.reverse_accrual(
+        ReverseAccrual(
+            partner_id="cafe", transaction_id="ret4", original_transaction_id="t4", occurred_at=DAY1
+        )
+    )
     accrue("shop", "t5", "m3", "100.00")
-    ledger.reverse_redemption(ReverseRedemption(partner_id="cafe", transaction_id="c1",
-                                                original_transaction_id="r1", occurred_at=DAY1))
-    ledger.reverse_accrual(ReverseAccrual(partner_id="air", transaction_id="ret1",
-                                          original_transaction_id="t1", occurred_at=DAY1,
-                                          refund_amount=D("250.00")))
+    ledger.reverse_redemption(
+        ReverseRedemption(
+            partner_id="cafe", transaction_id="c1", original_transaction_id="r1", occurred_at=DAY1
+        )
+    )
+    ledger.reverse_accrual(
+        ReverseAccrual(
+            partner_id="air",
+            transaction_id="ret1",
+            original_transaction_id="t1",
+            occurred_at=DAY1,
+            refund_amount=D("250.00"),
+        )
+    )
     for moment, action in (
         (datetime(2026, 2, 1, tzinfo=UTC), "sweep"),
         (datetime(2026, 2, 5, 10, tzinfo=UTC), "adjust"),
@@ -88,8 +115,9 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
         if action == "sweep":
             sweep(ledger, moment)
         elif action == "adjust":
-            ledger.adjust(Adjust(adjustment_id="adj1", member_id="m2", points=25,
-                                 reason="goodwill"))
+            ledger.adjust(
+                Adjust(adjustment_id="adj1", member_id="m2", points=25, reason="goodwill")
+            )
         else:
             ledger.change_member_status("m3", "close")
 
@@ -105,20 +133,40 @@ def coalition(ledger: Ledger, clock: ManualClock, target: Target) -> ProjectionR
 def balance(target: Target, member: str) -> dict[str, Any]:
     found = reads.balance(target, member)
     assert found is not None
-    return {k: found[k] for k in (
-        "available", "pending", "lifetime_earned", "lifetime_adjusted", "lifetime_redeemed",
-        "lifetime_expired", "lifetime_reversed", "tier")}
+    return {
+        k: found[k]
+        for k in (
+            "available",
+            "pending",
+            "lifetime_earned",
+            "lifetime_adjusted",
+            "lifetime_redeemed",
+            "lifetime_expired",
+            "lifetime_reversed",
+            "tier",
+        )
+    }
 
 
 def test_member_balances(coalition: ProjectionRunner, target: Target) -> None:
     assert balance(target, "m1") == {
-        "available": 0, "pending": 0, "lifetime_earned": 8250, "lifetime_adjusted": 0,
-        "lifetime_redeemed": 0, "lifetime_expired": 7750, "lifetime_reversed": 500,
+        "available": 0,
+        "pending": 0,
+        "lifetime_earned": 8250,
+        "lifetime_adjusted": 0,
+        "lifetime_redeemed": 0,
+        "lifetime_expired": 7750,
+        "lifetime_reversed": 500,
         "tier": "basic",
     }
     assert balance(target, "m2") == {
-        "available": 0, "pending": 0, "lifetime_earned": 80, "lifetime_adjusted": 25,
-        "lifetime_redeemed": 70, "lifetime_expired": 5, "lifetime_reversed": 30,
+        "available": 0,
+        "pending": 0,
+        "lifetime_earned": 80,
+        "lifetime_adjusted": 25,
+        "lifetime_redeemed": 70,
+        "lifetime_expired": 5,
+        "lifetime_reversed": 30,
         "tier": "basic",
     }
     assert balance(target, "m3")["lifetime_expired"] == 150
@@ -136,8 +184,9 @@ def test_balances_equal_the_aggregates(coalition: ProjectionRunner, target: Targ
 
 def test_statement_has_running_balances(coalition: ProjectionRunner, target: Target) -> None:
     page = reads.statement(target, "m2", limit=100)
-    lines = [(x["type"], x["points"], x["available_after"], x["pending_after"])
-             for x in page["lines"]]
+    lines = [
+        (x["type"], x["points"], x["available_after"], x["pending_after"]) for x in page["lines"]
+    ]
     assert lines == [
         ("MemberEnrolled", 0, 0, 0),
         ("BonusGranted", 50, 50, 0),
@@ -181,16 +230,38 @@ def test_tiers(coalition: ProjectionRunner, target: Target) -> None:
 def test_settlement(coalition: ProjectionRunner, target: Target) -> None:
     report = reads.settlement(target, date(2026, 1, 1), date(2026, 2, 1), "EUR")
     assert report["partners"] == [
-        {"partner_id": "air", "points_issued": 7500, "amount_funded": D("75.00"),
-         "points_redeemed": 70, "amount_reimbursed": D("0.56"), "net": D("74.44")},
-        {"partner_id": "cafe", "points_issued": 0, "amount_funded": D("0.00"),
-         "points_redeemed": 0, "amount_reimbursed": D("0.00"), "net": D("0.00")},
-        {"partner_id": "shop", "points_issued": 300, "amount_funded": D("3.60"),
-         "points_redeemed": 0, "amount_reimbursed": D("0.00"), "net": D("3.60")},
+        {
+            "partner_id": "air",
+            "points_issued": 7500,
+            "amount_funded": D("75.00"),
+            "points_redeemed": 70,
+            "amount_reimbursed": D("0.56"),
+            "net": D("74.44"),
+        },
+        {
+            "partner_id": "cafe",
+            "points_issued": 0,
+            "amount_funded": D("0.00"),
+            "points_redeemed": 0,
+            "amount_reimbursed": D("0.00"),
+            "net": D("0.00"),
+        },
+        {
+            "partner_id": "shop",
+            "points_issued": 300,
+            "amount_funded": D("3.60"),
+            "points_redeemed": 0,
+            "amount_reimbursed": D("0.00"),
+            "net": D("3.60"),
+        },
     ]
-    assert report["totals"] == {"points_issued": 7800, "amount_funded": D("78.60"),
-                                "points_redeemed": 70, "amount_reimbursed": D("0.56"),
-                                "net": D("78.04")}
+    assert report["totals"] == {
+        "points_issued": 7800,
+        "amount_funded": D("78.60"),
+        "points_redeemed": 70,
+        "amount_reimbursed": D("0.56"),
+        "net": D("78.04"),
+    }
     assert reads.settlement(target, date(2026, 2, 1), date(2026, 3, 1), "EUR")["partners"] == []
 
 
@@ -224,7 +295,8 @@ def test_trial_balance(coalition: ProjectionRunner, target: Target) -> None:
     assert report["total"] == 0
     january = reads.trial_balance(target, as_of=END_OF_JANUARY)
     assert {a["account"]: a["debit"] - a["credit"] for a in january["accounts"]}[
-        "operator:bonus"] == 150
+        "operator:bonus"
+    ] == 150
 
 
 def test_liability_now_and_as_of(coalition: ProjectionRunner, target: Target) -> None:

@@ -53,7 +53,9 @@ def test_events_are_stored_as_given_with_positions_in_order(ledger: Ledger) -> N
     assert list(recorder.select_events(second)) == [events[1]]
     logged = recorder.select_notifications(start=1, limit=10)
     assert [(n.id, n.originator_id, n.originator_version) for n in logged] == [
-        (1, first, 1), (2, second, 1), (3, first, 2)
+        (1, first, 1),
+        (2, second, 1),
+        (3, first, 2),
     ]
     assert [n.state for n in logged] == [e.state for e in events]
 
@@ -66,7 +68,9 @@ def test_a_clash_in_a_batch_writes_nothing(ledger: Ledger) -> None:
     with pytest.raises(IntegrityError):
         recorder.insert_events([_event(uuid4(), 1), _event(existing, 1)])
 
-    assert [(n.originator_id, n.originator_version)
-            for n in recorder.select_notifications(start=1, limit=10)] == [(existing, 1)]
+    assert [
+        (n.originator_id, n.originator_version)
+        for n in recorder.select_notifications(start=1, limit=10)
+    ] == [(existing, 1)]
     (position,) = recorder.insert_events([_event(existing, 2)])
     assert position > 1

@@ -34,8 +34,9 @@ def cli(database_url: str) -> Iterator[Any]:
 @pytest.fixture
 def shop(database_url: str) -> str:
     ledger = open_ledger(settings=Settings(database_url=database_url))
-    ledger.register_partner(PartnerTerms("shop", "Shop", "EUR", Decimal("1"), Decimal("0.01"),
-                                         Decimal("0.008"), 0))
+    ledger.register_partner(
+        PartnerTerms("shop", "Shop", "EUR", Decimal("1"), Decimal("0.01"), Decimal("0.008"), 0)
+    )
     ledger.close()
     return "shop"
 
@@ -45,13 +46,20 @@ def now() -> str:
 
 
 def accrue(transaction_id: str, member_id: str, amount: str) -> dict[str, Any]:
-    return {"op": "accrue", "transaction_id": transaction_id, "member_id": member_id,
-            "amount": amount, "currency": "EUR", "occurred_at": now()}
+    return {
+        "op": "accrue",
+        "transaction_id": transaction_id,
+        "member_id": member_id,
+        "amount": amount,
+        "currency": "EUR",
+        "occurred_at": now(),
+    }
 
 
 def write_lines(path: Path, lines: list[Any]) -> Path:
-    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
-                            for line in lines))
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+    )
     return path
 
 
@@ -62,26 +70,46 @@ def read_results(path: Path) -> list[dict[str, Any]]:
 def test_import_streams_in_chunks_and_reports_each_line(
     cli: Any, shop: str, tmp_path: Path
 ) -> None:
-    source = write_lines(tmp_path / "day.ndjson", [
-        {"op": "enroll", "member_id": "m1"},
-        accrue("t1", "m1", "10.00"),
-        "",
-        "{broken",
-        accrue("t2", "m1", "5.50"),
-        {"op": "redeem", "transaction_id": "r1", "member_id": "m1", "points": 100,
-         "occurred_at": now()},
-        {"op": "redeem", "transaction_id": "r2", "member_id": "m1", "points": 12,
-         "occurred_at": now()},
-        {**accrue("t3", "m1", "1"), "partner_id": "other"},
-    ])
+    source = write_lines(
+        tmp_path / "day.ndjson",
+        [
+            {"op": "enroll", "member_id": "m1"},
+            accrue("t1", "m1", "10.00"),
+            "",
+            "{broken",
+            accrue("t2", "m1", "5.50"),
+            {
+                "op": "redeem",
+                "transaction_id": "r1",
+                "member_id": "m1",
+                "points": 100,
+                "occurred_at": now(),
+            },
+            {
+                "op": "redeem",
+                "transaction_id": "r2",
+                "member_id": "m1",
+                "points": 12,
+                "occurred_at": now(),
+            },
+            {**accrue("t3", "m1", "1"), "partner_id": "other"},
+        ],
+    )
     results = tmp_path / "out.ndjson"
-    run = cli("import", "--partner", shop, "--chunk-size", "2", "--results", str(results),
-              str(source))
+    run = cli(
+        "import", "--partner", shop, "--chunk-size", "2", "--results", str(results), str(source)
+    )
     assert run.exit_code == 1, run.output  # some operations were rejected
     assert "7 operations" in run.output
     lines = read_results(results)
     assert [(r["index"], r["status"]) for r in lines] == [
-        (0, 201), (1, 201), (3, 400), (4, 201), (5, 422), (6, 201), (7, 403)
+        (0, 201),
+        (1, 201),
+        (3, 400),
+        (4, 201),
+        (5, 422),
+        (6, 201),
+        (7, 403),
     ]
     assert lines[2]["body"]["type"].endswith("/malformed-request")
     assert lines[4]["body"]["type"].endswith("/insufficient-points")
@@ -95,8 +123,9 @@ def test_import_streams_in_chunks_and_reports_each_line(
 def test_import_of_a_clean_file_exits_zero_with_default_results(
     cli: Any, shop: str, tmp_path: Path
 ) -> None:
-    source = write_lines(tmp_path / "ok.ndjson",
-                         [{"op": "enroll", "member_id": f"m{i}"} for i in range(25)])
+    source = write_lines(
+        tmp_path / "ok.ndjson", [{"op": "enroll", "member_id": f"m{i}"} for i in range(25)]
+    )
     run = cli("import", "--partner", shop, "--chunk-size", "10", str(source))
     assert run.exit_code == 0, run.output
     results = read_results(tmp_path / "ok.ndjson.results.ndjson")
@@ -135,10 +164,21 @@ def test_sweep_command(cli: Any) -> None:
 
 LINES = [
     b'{"op": "accrue", "amount": "1.00", "points": 3, "flag": true, "none": null}\n',
-    b'{"a": 1, "a": 2, "b": "\\u00e9\\ud83d\\ude00"}', b'{"big": 123456789012345678901234567890}',
-    b'{"neg": -9223372036854775809}', b'{"f": 1.5e300}', b'{"nested": {"x": [1, 2.0]}}',
-    b'{"nan": NaN}', b'{"inf": 1e400}', b'{"lone": "\\ud800"}', b'\xef\xbb\xbf{"bom": 1}',
-    b'[1, 2]', b'"text"', b'3', b'{broken', b'{"bad": "\xff"}', b'{"ctl": "\x01"}',
+    b'{"a": 1, "a": 2, "b": "\\u00e9\\ud83d\\ude00"}',
+    b'{"big": 123456789012345678901234567890}',
+    b'{"neg": -9223372036854775809}',
+    b'{"f": 1.5e300}',
+    b'{"nested": {"x": [1, 2.0]}}',
+    b'{"nan": NaN}',
+    b'{"inf": 1e400}',
+    b'{"lone": "\\ud800"}',
+    b'\xef\xbb\xbf{"bom": 1}',
+    b"[1, 2]",
+    b'"text"',
+    b"3",
+    b"{broken",
+    b'{"bad": "\xff"}',
+    b'{"ctl": "\x01"}',
 ]
 
 
@@ -159,12 +199,15 @@ def test_lines_parse_as_the_json_module_parses_them(line: bytes) -> None:
         assert [type(v) for v in got[1].values()] == [type(v) for v in expected[1].values()]
 
 
-@pytest.mark.parametrize("body", [
-    {"type": "x", "errors": {"colour": ["Unknown field."]}, "n": -3, "none": None, "t": True},
-    {"errors": {"colé ur \u2028 😀": ["Unknown field."]}},
-    {"text": "quote \" backslash \\ newline \n tab \t nul \x00 unit \x1f del \x7f"},
-    {"big": 2**70, "list": [1, {"a": []}], "decimal_text": "12.50"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "x", "errors": {"colour": ["Unknown field."]}, "n": -3, "none": None, "t": True},
+        {"errors": {"colé ur \u2028 😀": ["Unknown field."]}},
+        {"text": 'quote " backslash \\ newline \n tab \t nul \x00 unit \x1f del \x7f'},
+        {"big": 2**70, "list": [1, {"a": []}], "decimal_text": "12.50"},
+    ],
+)
 def test_result_lines_are_the_json_module_bytes(body: dict[str, Any]) -> None:
     from api.importer import result_line
 

@@ -24,8 +24,13 @@ OUTAGE_AFTER_SECONDS = 0.5
 OUTAGE_SECONDS = 15.0  # longer than a request waits: 10 attempts x (1 s + 0.2 s)
 
 
-def post_until_accepted(client: FlaskClient, path: str, body: dict[str, object],
-                        headers: dict[str, str], seen: Counter[str]) -> dict[str, object]:
+def post_until_accepted(
+    client: FlaskClient,
+    path: str,
+    body: dict[str, object],
+    headers: dict[str, str],
+    seen: Counter[str],
+) -> dict[str, object]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         response = client.post(path, json=body, headers=headers)
@@ -53,12 +58,22 @@ def test_postgres_outage_answers_503_and_recovers_with_each_accrual_once(
     client = app.test_client()
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     seen: Counter[str] = Counter()
-    post_until_accepted(client, "/v1/partners", {
-        "partner_id": "p1", "name": "Partner", "currency": "EUR", "earn_rate": "1",
-        "funding_rate": "0.01", "reimbursement_rate": "0.01", "pending_days": 0,
-    }, admin, seen)
-    post_until_accepted(client, "/v1/members", {"member_id": "m1", "partner_id": "p1"},
-                        admin, seen)
+    post_until_accepted(
+        client,
+        "/v1/partners",
+        {
+            "partner_id": "p1",
+            "name": "Partner",
+            "currency": "EUR",
+            "earn_rate": "1",
+            "funding_rate": "0.01",
+            "reimbursement_rate": "0.01",
+            "pending_days": 0,
+        },
+        admin,
+        seen,
+    )
+    post_until_accepted(client, "/v1/members", {"member_id": "m1", "partner_id": "p1"}, admin, seen)
 
     def outage() -> None:
         time.sleep(OUTAGE_AFTER_SECONDS)
@@ -71,10 +86,20 @@ def test_postgres_outage_answers_503_and_recovers_with_each_accrual_once(
     occurred_at = datetime.now(UTC).isoformat()
     last: dict[str, object] = {}
     for number in range(ACCRUALS):
-        last = post_until_accepted(client, "/v1/accruals", {
-            "transaction_id": f"t{number}", "member_id": "m1", "amount": "10.00",
-            "currency": "EUR", "occurred_at": occurred_at, "partner_id": "p1",
-        }, admin, seen)
+        last = post_until_accepted(
+            client,
+            "/v1/accruals",
+            {
+                "transaction_id": f"t{number}",
+                "member_id": "m1",
+                "amount": "10.00",
+                "currency": "EUR",
+                "occurred_at": occurred_at,
+                "partner_id": "p1",
+            },
+            admin,
+            seen,
+        )
         time.sleep(0.05)
     stopper.join()
 

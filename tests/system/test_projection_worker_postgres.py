@@ -31,8 +31,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_catchup",
-                                                  ROOT / "bench" / "projections_catchup.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_catchup", ROOT / "bench" / "projections_catchup.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -40,11 +41,14 @@ def _bench() -> Any:
 
 
 def _cli(url: str, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_PROJECTION_POLL_SECONDS": "0.1",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": url,
+        "LEDGER_PROJECTION_POLL_SECONDS": "0.1",
+        "PYTHONPATH": str(ROOT),
+    }
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                            cwd=ROOT)
+    return subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def _position(url: str) -> int:
@@ -108,8 +112,11 @@ def test_two_runners_one_works_the_other_takes_over_postgres(
     settings = Settings(database_url=pg_url)
     migrate(settings)
     first = _cli(pg_url, "project", log=tmp_path / "first.log")
-    _until(lambda: "projection runner active" in (tmp_path / "first.log").read_text(), 30,
-           "the first runner to become active")
+    _until(
+        lambda: "projection runner active" in (tmp_path / "first.log").read_text(),
+        30,
+        "the first runner to become active",
+    )
     second = _cli(pg_url, "project", log=tmp_path / "second.log")
     ledger = open_ledger(settings=settings, clock=clock)
     try:
@@ -162,18 +169,25 @@ def test_audit_verify_finds_the_first_tampered_event_postgres(
     with psycopg.connect(pg_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT notification_id FROM ledger_events WHERE topic LIKE '%PointsAccrued' "
-            "AND convert_from(state, 'UTF8') LIKE '%\"points\":2000,%'").fetchone()
+            "AND convert_from(state, 'UTF8') LIKE '%\"points\":2000,%'"
+        ).fetchone()
         assert row is not None
         tampered = int(row[0])
         conn.execute("ALTER TABLE ledger_events DISABLE TRIGGER ALL")
         conn.execute(
             "UPDATE ledger_events SET state = convert_to(replace(convert_from(state, 'UTF8'), "
             "'\"points\":2000,', '\"points\":2900,'), 'UTF8') WHERE notification_id = %s",
-            (tampered,))
+            (tampered,),
+        )
         conn.execute("ALTER TABLE ledger_events ENABLE TRIGGER ALL")
-    result = subprocess.run([*CLI, "audit", "verify"], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "LEDGER_DATABASE_URL": pg_url,
-                                 "PYTHONPATH": str(ROOT)}, timeout=120)
+    result = subprocess.run(
+        [*CLI, "audit", "verify"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LEDGER_DATABASE_URL": pg_url, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
     assert result.returncode == 1
     assert f"first broken position {tampered}" in result.stderr
     assert f'"first_broken_position": {tampered}' in result.stdout

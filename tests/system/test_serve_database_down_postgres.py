@@ -38,7 +38,10 @@ def test_serve_starts_without_the_database_and_recovers_postgres(
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
             [*cli(), "serve", "--port", str(port), "--workers", "1"],
-            cwd=tmp_path, env=service_env(stopped_cluster.url), stdout=stdout, stderr=stderr,
+            cwd=tmp_path,
+            env=service_env(stopped_cluster.url),
+            stdout=stdout,
+            stderr=stderr,
         )
     try:
         assert _wait_for(lambda: requests.get(base + "/healthz", timeout=2).ok, 60), (
@@ -58,7 +61,9 @@ def test_serve_starts_without_the_database_and_recovers_postgres(
         keys = re.findall(r"llk_[A-Za-z0-9_-]+", out.read_text())
         assert len(keys) == 1, out.read_text()
         response = requests.post(
-            base + "/v1/members", json={"member_id": "m-1"}, timeout=30,
+            base + "/v1/members",
+            json={"member_id": "m-1"},
+            timeout=30,
             headers={"Authorization": f"Bearer {keys[0]}"},
         )
         assert response.status_code == 201, response.text

@@ -51,10 +51,14 @@ class Service:
     env: dict[str, str]
     cwd: Path
 
-    def call(self, method: str, path: str, body: Any = None, key: str | None = None,
-             expect: int = 201) -> dict[str, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, key: str | None = None, expect: int = 201
+    ) -> dict[str, Any]:
         response = requests.request(
-            method, self.base + path, json=body, timeout=30,
+            method,
+            self.base + path,
+            json=body,
+            timeout=30,
             headers={"Authorization": f"Bearer {key or self.admin_key}"},
         )
         assert response.status_code == expect, (path, response.status_code, response.text)
@@ -72,7 +76,10 @@ def start_service(database_url: str, cwd: Path) -> Service:
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
             [*cli(), "serve", "--port", str(port), "--workers", "2"],
-            cwd=cwd, env=env, stdout=out, stderr=err,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
         )
     try:
         return _await_service(process, f"http://127.0.0.1:{port}", env, cwd)
@@ -120,11 +127,24 @@ def now() -> str:
 
 def open_shop(s: Service) -> str:
     """Register partner `shop` (earning 1 point per EUR) and return a partner key for it."""
-    s.call("POST", "/v1/partners", {"partner_id": "shop", "name": "Shop", "currency": "EUR",
-                                    "earn_rate": "1", "funding_rate": "0.01",
-                                    "reimbursement_rate": "0.008", "pending_days": 0})
-    return str(s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop",
-                                           "name": "shop till"})["key"])
+    s.call(
+        "POST",
+        "/v1/partners",
+        {
+            "partner_id": "shop",
+            "name": "Shop",
+            "currency": "EUR",
+            "earn_rate": "1",
+            "funding_rate": "0.01",
+            "reimbursement_rate": "0.008",
+            "pending_days": 0,
+        },
+    )
+    return str(
+        s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop", "name": "shop till"})[
+            "key"
+        ]
+    )
 
 
 def test_a_partners_day_over_http(service: Service) -> None:
@@ -132,56 +152,132 @@ def test_a_partners_day_over_http(service: Service) -> None:
     shop = open_shop(s)
 
     assert s.call("POST", "/v1/members", {"member_id": "m1"}, shop)["balance"]["available"] == 0
-    accrual = s.call("POST", "/v1/accruals", {
-        "transaction_id": "t1", "member_id": "m1", "amount": "120.00", "currency": "EUR",
-        "occurred_at": now()}, shop)
+    accrual = s.call(
+        "POST",
+        "/v1/accruals",
+        {
+            "transaction_id": "t1",
+            "member_id": "m1",
+            "amount": "120.00",
+            "currency": "EUR",
+            "occurred_at": now(),
+        },
+        shop,
+    )
     assert accrual["points"] == 120 and accrual["balance"]["available"] == 120
-    redemption = s.call("POST", "/v1/redemptions", {
-        "transaction_id": "r1", "member_id": "m1", "points": 50, "occurred_at": now()}, shop)
+    redemption = s.call(
+        "POST",
+        "/v1/redemptions",
+        {"transaction_id": "r1", "member_id": "m1", "points": 50, "occurred_at": now()},
+        shop,
+    )
     assert redemption["balance"]["available"] == 70
-    ret = s.call("POST", "/v1/accruals/t1/reversals", {
-        "transaction_id": "ret1", "refund_amount": "20.00", "occurred_at": now()}, shop)
+    ret = s.call(
+        "POST",
+        "/v1/accruals/t1/reversals",
+        {"transaction_id": "ret1", "refund_amount": "20.00", "occurred_at": now()},
+        shop,
+    )
     assert ret["points_reversed"] == 20 and ret["balance"]["available"] == 50
     cancellation = {"transaction_id": "c1", "occurred_at": now()}
     cancel = s.call("POST", "/v1/redemptions/r1/reversals", cancellation, shop)
     assert cancel["points_restored"] == 50 and cancel["balance"]["available"] == 100
-    replay = requests.post(s.base + "/v1/redemptions/r1/reversals", json=cancellation,
-                           headers={"Authorization": f"Bearer {shop}"}, timeout=30)
+    replay = requests.post(
+        s.base + "/v1/redemptions/r1/reversals",
+        json=cancellation,
+        headers={"Authorization": f"Bearer {shop}"},
+        timeout=30,
+    )
     assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json() == cancel
 
-    batch = s.call("POST", "/v1/batches", {"operations": [
-        {"op": "enroll", "member_id": "m2"},
-        {"op": "accrue", "transaction_id": "t2", "member_id": "m2", "amount": "30.00",
-         "currency": "EUR", "occurred_at": now()},
-        {"op": "redeem", "transaction_id": "r2", "member_id": "m2", "points": 10,
-         "occurred_at": now()},
-        {"op": "redeem", "transaction_id": "r3", "member_id": "m2", "points": 999,
-         "occurred_at": now()},
-    ]}, shop, expect=200)["results"]
+    batch = s.call(
+        "POST",
+        "/v1/batches",
+        {
+            "operations": [
+                {"op": "enroll", "member_id": "m2"},
+                {
+                    "op": "accrue",
+                    "transaction_id": "t2",
+                    "member_id": "m2",
+                    "amount": "30.00",
+                    "currency": "EUR",
+                    "occurred_at": now(),
+                },
+                {
+                    "op": "redeem",
+                    "transaction_id": "r2",
+                    "member_id": "m2",
+                    "points": 10,
+                    "occurred_at": now(),
+                },
+                {
+                    "op": "redeem",
+                    "transaction_id": "r3",
+                    "member_id": "m2",
+                    "points": 999,
+                    "occurred_at": now(),
+                },
+            ]
+        },
+        shop,
+        expect=200,
+    )["results"]
     assert [r["status"] for r in batch] == [201, 201, 201, 422]
     assert batch[2]["body"]["balance"]["available"] == 20
 
     source = s.cwd / "day.ndjson"
-    source.write_text("\n".join(json.dumps(op) for op in [
-        {"op": "enroll", "member_id": "m3"},
-        {"op": "accrue", "transaction_id": "f1", "member_id": "m3", "amount": "12.00",
-         "currency": "EUR", "occurred_at": now()},
-        {"op": "accrue", "transaction_id": "f2", "member_id": "m3", "amount": "8.00",
-         "currency": "EUR", "occurred_at": now()},
-    ]) + "\n")
+    source.write_text(
+        "\n".join(
+            json.dumps(op)
+            for op in [
+                {"op": "enroll", "member_id": "m3"},
+                {
+                    "op": "accrue",
+                    "transaction_id": "f1",
+                    "member_id": "m3",
+                    "amount": "12.00",
+                    "currency": "EUR",
+                    "occurred_at": now(),
+                },
+                {
+                    "op": "accrue",
+                    "transaction_id": "f2",
+                    "member_id": "m3",
+                    "amount": "8.00",
+                    "currency": "EUR",
+                    "occurred_at": now(),
+                },
+            ]
+        )
+        + "\n"
+    )
     results = s.cwd / "day.results.ndjson"
     imported = subprocess.run(
         [*cli(), "import", "--partner", "shop", str(source), "--results", str(results)],
-        cwd=s.cwd, env=s.env, capture_output=True, text=True, timeout=120,
+        cwd=s.cwd,
+        env=s.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert imported.returncode == 0, imported.stderr
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert [(r["index"], r["status"]) for r in lines] == [(0, 201), (1, 201), (2, 201)]
     assert lines[2]["body"]["balance"]["available"] == 20
-    more = s.call("POST", "/v1/accruals", {
-        "transaction_id": "t3", "member_id": "m3", "amount": "5.00", "currency": "EUR",
-        "occurred_at": now()}, shop)
+    more = s.call(
+        "POST",
+        "/v1/accruals",
+        {
+            "transaction_id": "t3",
+            "member_id": "m3",
+            "amount": "5.00",
+            "currency": "EUR",
+            "occurred_at": now(),
+        },
+        shop,
+    )
     assert more["balance"]["available"] == 25
 
     assert requests.get(s.base + "/docs", timeout=10).status_code == 200
@@ -191,12 +287,14 @@ def test_a_partners_day_over_http(service: Service) -> None:
     errors = s.stderr.read_text()
     assert "Traceback" not in errors, errors[-3000:]
     # Every projection process (on PostgreSQL the finance group runs in a helper) logs JSON.
-    active = [json.loads(line) for line in errors.splitlines()
-              if "projection runner active" in line]
+    active = [
+        json.loads(line) for line in errors.splitlines() if "projection runner active" in line
+    ]
     on_postgres = s.env["LEDGER_DATABASE_URL"].startswith("postgresql")
     assert sorted(line["message"] for line in active) == (
         ["projection runner active (finance)", "projection runner active (members)"]
-        if on_postgres else ["projection runner active (members, finance)"]
+        if on_postgres
+        else ["projection runner active (members, finance)"]
     )
     assert len(re.findall(r"llk_[A-Za-z0-9_-]+", s.stdout.read_text())) == 1
 
@@ -210,15 +308,31 @@ def test_concurrent_writes_are_each_answered_as_if_alone(service: Service) -> No
     at = now()
 
     def post(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = requests.post(s.base + path, json=body, timeout=60,
-                                 headers={"Authorization": f"Bearer {shop}"})
+        response = requests.post(
+            s.base + path, json=body, timeout=60, headers={"Authorization": f"Bearer {shop}"}
+        )
         return response.status_code, response.json()
 
-    requests_ = [("/v1/accruals", {"transaction_id": f"t{i}", "member_id": f"m{1 + i % 2}",
-                                   "amount": f"{i + 1}.00", "currency": "EUR",
-                                   "occurred_at": at}) for i in range(24)]
-    same = {"transaction_id": "dup", "member_id": "m1", "amount": "7.00", "currency": "EUR",
-            "occurred_at": at}
+    requests_ = [
+        (
+            "/v1/accruals",
+            {
+                "transaction_id": f"t{i}",
+                "member_id": f"m{1 + i % 2}",
+                "amount": f"{i + 1}.00",
+                "currency": "EUR",
+                "occurred_at": at,
+            },
+        )
+        for i in range(24)
+    ]
+    same = {
+        "transaction_id": "dup",
+        "member_id": "m1",
+        "amount": "7.00",
+        "currency": "EUR",
+        "occurred_at": at,
+    }
     requests_ += [("/v1/accruals", same)] * 8
     too_much = {"transaction_id": "big", "member_id": "m2", "points": 10_000, "occurred_at": at}
     requests_.append(("/v1/redemptions", too_much))
@@ -233,8 +347,17 @@ def test_concurrent_writes_are_each_answered_as_if_alone(service: Service) -> No
     assert rejected[0] == 422 and rejected[1]["type"].endswith("/insufficient-points")
     # m1 earned 1 + 3 + ... + 23 and the duplicate's 7 once; m2 earned 2 + 4 + ... + 24.
     for member, expected in (("m1", 144 + 7), ("m2", 156)):
-        member_now = s.call("POST", "/v1/accruals", {
-            "transaction_id": f"probe-{member}", "member_id": member, "amount": "0.01",
-            "currency": "EUR", "occurred_at": at}, shop)
+        member_now = s.call(
+            "POST",
+            "/v1/accruals",
+            {
+                "transaction_id": f"probe-{member}",
+                "member_id": member,
+                "amount": "0.01",
+                "currency": "EUR",
+                "occurred_at": at,
+            },
+            shop,
+        )
         assert member_now["balance"]["available"] == expected
     assert s.stop() == 0

@@ -71,8 +71,16 @@ def accrue(
 ) -> Any:
     """Accrue at `at` (the recording time) and return the PointsAccrued event."""
     member.accrue(
-        at, rules, partner, f"acc-{next(_ids)}", tx or f"t{next(_ids)}", Decimal(amount),
-        currency, occurred_at or at, pending_days, bonus,
+        at,
+        rules,
+        partner,
+        f"acc-{next(_ids)}",
+        tx or f"t{next(_ids)}",
+        Decimal(amount),
+        currency,
+        occurred_at or at,
+        pending_days,
+        bonus,
     )
     return last(member, "PointsAccrued")
 
@@ -86,8 +94,7 @@ def redeem(
     partner: PartnerTerms = SHOP,
     rules: ProgramRules = RULES,
 ) -> Any:
-    member.redeem(at, rules, partner, f"red-{next(_ids)}", tx or f"r{next(_ids)}", points, at,
-                  None)
+    member.redeem(at, rules, partner, f"red-{next(_ids)}", tx or f"r{next(_ids)}", points, at, None)
     return last(member, "PointsRedeemed")
 
 
@@ -101,8 +108,15 @@ def reverse_accrual(
     rules: ProgramRules = RULES,
 ) -> Any:
     member.reverse_accrual(
-        at, rules, partner_id, f"rev-{next(_ids)}", f"x{next(_ids)}", accrual_tx,
-        None if refund is None else Decimal(refund), at, None,
+        at,
+        rules,
+        partner_id,
+        f"rev-{next(_ids)}",
+        f"x{next(_ids)}",
+        accrual_tx,
+        None if refund is None else Decimal(refund),
+        at,
+        None,
     )
     return last(member, "AccrualReversed")
 

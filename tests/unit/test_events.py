@@ -28,34 +28,53 @@ def stored(domain_event: Any) -> Any:
 
 
 def key_attributes() -> dict[str, Any]:
-    return {"timestamp": NOW, "partner_id": "shop", "transaction_id": "t1",
-            "operation": "accrue", "member_id": "m1", "fingerprint": "f" * 64,
-            "result": {"points": 12, "amount": Decimal("12.50"), "recorded_at": NOW}}
+    return {
+        "timestamp": NOW,
+        "partner_id": "shop",
+        "transaction_id": "t1",
+        "operation": "accrue",
+        "member_id": "m1",
+        "fingerprint": "f" * 64,
+        "result": {"points": 12, "amount": Decimal("12.50"), "recorded_at": NOW},
+    }
 
 
 def test_create_builds_what_the_class_call_builds() -> None:
     by_library = TransactionKey(**key_attributes())
-    ours = create(TransactionKey, RECORDED, ids.transaction_key_id("shop", "t1"),
-                  **key_attributes())
+    ours = create(
+        TransactionKey, RECORDED, ids.transaction_key_id("shop", "t1"), **key_attributes()
+    )
     assert vars(ours).keys() == vars(by_library).keys()
     assert {k: v for k, v in vars(ours).items() if k != "_pending_events"} == {
-        k: v for k, v in vars(by_library).items() if k != "_pending_events"}
+        k: v for k, v in vars(by_library).items() if k != "_pending_events"
+    }
     [mine], [theirs] = ours.pending_events, by_library.pending_events
     assert type(mine) is type(theirs) and list(vars(mine).items()) == list(vars(theirs).items())
     assert stored(mine) == stored(theirs)
 
 
 def enrolled() -> Member:
-    member = Member(timestamp=NOW, member_id="m1", enrolled_at=NOW, birth_date=None,
-                    enrolled_by="operator", tier="basic")
+    member = Member(
+        timestamp=NOW,
+        member_id="m1",
+        enrolled_at=NOW,
+        birth_date=None,
+        enrolled_by="operator",
+        tier="basic",
+    )
     member.collect_events()
     return member
 
 
 def test_trigger_applies_what_trigger_event_applies() -> None:
-    attributes = {"timestamp": NOW, "from_tier": "basic", "to_tier": "gold",
-                  "reason": "upgrade", "qualifying_spend": Decimal("6000"),
-                  "guaranteed_until": None}
+    attributes = {
+        "timestamp": NOW,
+        "from_tier": "basic",
+        "to_tier": "gold",
+        "reason": "upgrade",
+        "qualifying_spend": Decimal("6000"),
+        "guaranteed_until": None,
+    }
     by_library, ours = enrolled(), enrolled()
     by_library.trigger_event(TIER_CHANGED, **attributes)
     trigger(ours, TIER_CHANGED, **attributes)
@@ -67,9 +86,16 @@ def test_trigger_applies_what_trigger_event_applies() -> None:
 
 
 def test_a_missing_or_unexpected_attribute_is_refused_as_the_class_refuses_it() -> None:
-    good = {"originator_id": ids.member_id("m1"), "originator_version": 2, "timestamp": NOW,
-            "from_tier": "a", "to_tier": "b", "reason": "r", "qualifying_spend": Decimal(0),
-            "guaranteed_until": None}
+    good = {
+        "originator_id": ids.member_id("m1"),
+        "originator_version": 2,
+        "timestamp": NOW,
+        "from_tier": "a",
+        "to_tier": "b",
+        "reason": "r",
+        "qualifying_spend": Decimal(0),
+        "guaranteed_until": None,
+    }
     assert vars(new_event(TIER_CHANGED, good)) == vars(TIER_CHANGED(**good))
     with pytest.raises(TypeError):
         new_event(TIER_CHANGED, {k: v for k, v in good.items() if k != "reason"})

@@ -19,14 +19,23 @@ def _as_first_stored(operation: str, request: dict[str, object]) -> str:
 
 def test_an_accrual_fingerprint_is_what_it_always_was() -> None:
     command = Accrue(
-        partner_id="shop", transaction_id="t-1é", member_id="m1", amount=Decimal("12.30"),
-        currency="EUR", occurred_at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC), bonus_points=5,
+        partner_id="shop",
+        transaction_id="t-1é",
+        member_id="m1",
+        amount=Decimal("12.30"),
+        currency="EUR",
+        occurred_at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC),
+        bonus_points=5,
     )
     data = command.fingerprint_data()
 
     assert data == {
-        "transaction_id": "t-1é", "member_id": "m1", "amount": Decimal("12.30"),
-        "currency": "EUR", "occurred_at": "2026-01-15T12:00:00+00:00", "pending_days": None,
+        "transaction_id": "t-1é",
+        "member_id": "m1",
+        "amount": Decimal("12.30"),
+        "currency": "EUR",
+        "occurred_at": "2026-01-15T12:00:00+00:00",
+        "pending_days": None,
         "bonus_points": 5,
     }
     assert fingerprint("accrue", data) == _as_first_stored("accrue", data)
@@ -50,10 +59,28 @@ class _Text(str):
 def test_every_kind_of_request_keeps_its_fingerprint() -> None:
     every_character = "".join(chr(c) for c in range(0x3000) if not 0xD800 <= c <= 0xDFFF)
     values: list[object] = [
-        "", "plain", "quote \" backslash \\ nul \x00 del \x7f é € 😀 \u2028", every_character,
-        0, -1, 2**80, True, False, None, Decimal("12.30"), Decimal("-0.00"), Decimal("1E+3"),
-        Decimal("NaN"), 1.5, 1e16, float("nan"), [1, "a"], {"b": 1}, _Text("sub"),
-        datetime(2026, 1, 1, tzinfo=UTC), date(2026, 1, 2),
+        "",
+        "plain",
+        'quote " backslash \\ nul \x00 del \x7f é € 😀 \u2028',
+        every_character,
+        0,
+        -1,
+        2**80,
+        True,
+        False,
+        None,
+        Decimal("12.30"),
+        Decimal("-0.00"),
+        Decimal("1E+3"),
+        Decimal("NaN"),
+        1.5,
+        1e16,
+        float("nan"),
+        [1, "a"],
+        {"b": 1},
+        _Text("sub"),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        date(2026, 1, 2),
     ]
     for index, value in enumerate(values):
         request = {"z": value, "a": values[index - 1], "é": "x", "member_id": "m1"}

@@ -92,8 +92,12 @@ def test_a_conflict_in_a_group_fails_only_its_own_command() -> None:
     loser = uuid4()
     store = FakeStore(conflicting=loser)
     committer = GroupCommitter(store.save)
-    units = [FakeEvent(uuid4(), 1), FakeEvent(uuid4(), 1), FakeEvent(loser, 1),
-             FakeEvent(uuid4(), 1)]
+    units = [
+        FakeEvent(uuid4(), 1),
+        FakeEvent(uuid4(), 1),
+        FakeEvent(loser, 1),
+        FakeEvent(uuid4(), 1),
+    ]
     results, threads = _submit_all(committer, units)
     assert store.first_save_started.wait(5)
     for thread in threads[1:]:

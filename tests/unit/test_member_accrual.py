@@ -163,8 +163,12 @@ def test_multiplier_is_that_of_the_tier_held_before_the_accrual() -> None:
 
 @pytest.mark.parametrize(
     ("amount", "bonus", "field"),
-    [("0.00", 0, "amount"), ("-5.00", 0, "amount"), ("10.00", -1, "bonus_points"),
-     ("1.005", 0, "amount")],
+    [
+        ("0.00", 0, "amount"),
+        ("-5.00", 0, "amount"),
+        ("10.00", -1, "bonus_points"),
+        ("1.005", 0, "amount"),
+    ],
 )
 def test_invalid_accruals_are_refused(amount: str, bonus: int, field: str) -> None:
     member = new_member()
@@ -239,8 +243,9 @@ def test_an_accrual_event_is_the_one_its_decorated_method_triggers() -> None:
     member = new_member()
     accrue(member, "12.34", at=T0, pending_days=3)
     (direct,) = member.collect_events()
-    state = {k: v for k, v in vars(direct).items()
-             if k not in ("originator_id", "originator_version")}
+    state = {
+        k: v for k, v in vars(direct).items() if k not in ("originator_id", "originator_version")
+    }
 
     other = new_member()
     other._accrue(**state)

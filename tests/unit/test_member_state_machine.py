@@ -33,8 +33,12 @@ from projections.eventlog import open_ledger
 from tests.integration.ledger_helpers import accrual, open_shop, redemption, stored_events
 from tests.unit.member_helpers import T0, assert_balanced
 
-MULTIPLIERS = {"basic": Decimal("1.0"), "silver": Decimal("1.25"), "gold": Decimal("1.5"),
-               "diamond": Decimal("2.0")}
+MULTIPLIERS = {
+    "basic": Decimal("1.0"),
+    "silver": Decimal("1.25"),
+    "gold": Decimal("1.5"),
+    "diamond": Decimal("2.0"),
+}
 RULES = ProgramRules()
 CENT = Decimal("0.01")
 DAY = 24 * 3600
@@ -161,7 +165,10 @@ class MemberLedger(RuleBasedStateMachine):
     def adjust(self, points: int, allow_debt: bool) -> None:
         refused = points < 0 and -points > self.probe().available and not allow_debt
         command = Adjust(
-            adjustment_id=self.next_tx("adj"), member_id="m1", points=points, reason="test",
+            adjustment_id=self.next_tx("adj"),
+            member_id="m1",
+            points=points,
+            reason="test",
             allow_debt=allow_debt,
         )
         self.expect(InsufficientPoints if refused else None, lambda: self.ledger.adjust(command))

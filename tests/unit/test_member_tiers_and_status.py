@@ -44,7 +44,9 @@ def test_upgrade_is_recorded_with_the_accrual_that_earns_it() -> None:
     assert change.qualifying_spend == Decimal("3600.00")
     assert change.guaranteed_until == GUARANTEE_END
     assert (member.tier, member.tier_since, member.tier_guaranteed_until) == (
-        "silver", T0, GUARANTEE_END,
+        "silver",
+        T0,
+        GUARANTEE_END,
     )
 
 

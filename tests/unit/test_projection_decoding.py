@@ -42,8 +42,11 @@ def _stored(decoder: StateDecoder, state: dict[str, Any]) -> bytes:
     return decoder._mapper.transcoder.encode(state)
 
 
-ENVELOPED = {**ACCRUAL_STATE, "originator_topic": "x:Y",
-             "timestamp": datetime(2026, 1, 1, tzinfo=UTC)}
+ENVELOPED = {
+    **ACCRUAL_STATE,
+    "originator_topic": "x:Y",
+    "timestamp": datetime(2026, 1, 1, tzinfo=UTC),
+}
 SECONDS_OFFSET = {"at": datetime(2026, 1, 1, tzinfo=timezone(timedelta(seconds=5)))}
 
 

@@ -178,8 +178,14 @@ def test_remembered_times_are_written_as_each_time_itself(
     library: JSONTranscoder, fast: JSONTranscoder
 ) -> None:
     # The same instant in another zone, with fold set, or without microseconds is its own text.
-    moments = [NOW, NOW.replace(fold=1), NOW.astimezone(timezone(timedelta(hours=1))),
-               NOW.replace(microsecond=0), NOW.replace(tzinfo=None), datetime(1, 1, 1, tzinfo=UTC)]
+    moments = [
+        NOW,
+        NOW.replace(fold=1),
+        NOW.astimezone(timezone(timedelta(hours=1))),
+        NOW.replace(microsecond=0),
+        NOW.replace(tzinfo=None),
+        datetime(1, 1, 1, tzinfo=UTC),
+    ]
     for _ in range(2):
         for moment in moments:
             state = {"at": moment, "again": moment, "copy": moment + timedelta(0)}

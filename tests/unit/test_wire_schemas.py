@@ -16,46 +16,106 @@ from api.fields import Timestamp, utc_text
 
 NOW = "2026-11-22T13:45:01.123456Z"
 GOOD: dict[type[Schema], dict[str, Any]] = {
-    schemas.EnrollRequestSchema: {"member_id": "m1", "enrolled_at": NOW,
-                                  "birth_date": "1990-02-03", "partner_id": "shop"},
-    schemas.AccrualRequestSchema: {"transaction_id": "t1", "member_id": "m1", "amount": "12.50",
-                                   "currency": "EUR", "occurred_at": NOW, "pending_days": 3,
-                                   "bonus_points": 5},
-    schemas.RedemptionRequestSchema: {"transaction_id": "r1", "member_id": "m1", "points": 30,
-                                      "occurred_at": "2026-11-22T14:45:01+01:00",
-                                      "description": "a mug"},
-    schemas.ReverseAccrualOperationSchema: {"transaction_id": "x1", "refund_amount": "1",
-                                            "occurred_at": NOW, "reason": "return",
-                                            "original_transaction_id": "t1"},
-    schemas.ReverseRedemptionOperationSchema: {"transaction_id": "c1", "occurred_at": NOW,
-                                               "original_transaction_id": "r1"},
+    schemas.EnrollRequestSchema: {
+        "member_id": "m1",
+        "enrolled_at": NOW,
+        "birth_date": "1990-02-03",
+        "partner_id": "shop",
+    },
+    schemas.AccrualRequestSchema: {
+        "transaction_id": "t1",
+        "member_id": "m1",
+        "amount": "12.50",
+        "currency": "EUR",
+        "occurred_at": NOW,
+        "pending_days": 3,
+        "bonus_points": 5,
+    },
+    schemas.RedemptionRequestSchema: {
+        "transaction_id": "r1",
+        "member_id": "m1",
+        "points": 30,
+        "occurred_at": "2026-11-22T14:45:01+01:00",
+        "description": "a mug",
+    },
+    schemas.ReverseAccrualOperationSchema: {
+        "transaction_id": "x1",
+        "refund_amount": "1",
+        "occurred_at": NOW,
+        "reason": "return",
+        "original_transaction_id": "t1",
+    },
+    schemas.ReverseRedemptionOperationSchema: {
+        "transaction_id": "c1",
+        "occurred_at": NOW,
+        "original_transaction_id": "r1",
+    },
     schemas.AdjustmentRequestSchema: {"adjustment_id": "a1", "points": -5, "reason": "goodwill"},
     schemas.BatchRequestSchema: {"operations": [{"op": "enroll"}, "x", 3], "partner_id": "p"},
 }
 # Each change is applied to every good body that has (or may have) that field.
 CHANGES: list[tuple[str, Any]] = [
-    ("member_id", None), ("member_id", ""), ("member_id", "a b"), ("member_id", "m1\n"),
-    ("member_id", 12), ("member_id", "x" * 65), ("member_id", True),
-    ("transaction_id", "t-2.b:c_d"), ("transaction_id", ["t"]),
-    ("amount", "0"), ("amount", "0.00"), ("amount", "1e3"), ("amount", 12.5), ("amount", "-1"),
-    ("amount", "\uff11\uff12"), ("amount", "12.345"), ("amount", None),
-    ("refund_amount", "0"), ("refund_amount", None),
-    ("currency", "eur"), ("currency", "EURO"), ("currency", None),
-    ("occurred_at", "2026-11-22T13:45:01"), ("occurred_at", "2026-11-22"),
-    ("occurred_at", "2026-13-22T13:45:01Z"), ("occurred_at", "0001-01-01T00:00:00+01:00"),
-    ("occurred_at", "2026-11-22T13:45:01.1234567Z"), ("occurred_at", "2026-11-22 13:45Z"),
-    ("occurred_at", "2026-11-22T13:45:01+05:75"), ("occurred_at", "2026-11-22T13:45:01-00:00"),
+    ("member_id", None),
+    ("member_id", ""),
+    ("member_id", "a b"),
+    ("member_id", "m1\n"),
+    ("member_id", 12),
+    ("member_id", "x" * 65),
+    ("member_id", True),
+    ("transaction_id", "t-2.b:c_d"),
+    ("transaction_id", ["t"]),
+    ("amount", "0"),
+    ("amount", "0.00"),
+    ("amount", "1e3"),
+    ("amount", 12.5),
+    ("amount", "-1"),
+    ("amount", "\uff11\uff12"),
+    ("amount", "12.345"),
+    ("amount", None),
+    ("refund_amount", "0"),
+    ("refund_amount", None),
+    ("currency", "eur"),
+    ("currency", "EURO"),
+    ("currency", None),
+    ("occurred_at", "2026-11-22T13:45:01"),
+    ("occurred_at", "2026-11-22"),
+    ("occurred_at", "2026-13-22T13:45:01Z"),
+    ("occurred_at", "0001-01-01T00:00:00+01:00"),
+    ("occurred_at", "2026-11-22T13:45:01.1234567Z"),
+    ("occurred_at", "2026-11-22 13:45Z"),
+    ("occurred_at", "2026-11-22T13:45:01+05:75"),
+    ("occurred_at", "2026-11-22T13:45:01-00:00"),
     ("occurred_at", "\uff12\uff10\uff12\uff16-11-22T13:45:01Z"),  # fullwidth digits
-    ("occurred_at", 1700000000), ("occurred_at", ""),
-    ("enrolled_at", None), ("birth_date", "1990-2-3"), ("birth_date", None),
-    ("points", 0), ("points", -1), ("points", 10**12 + 1), ("points", 1.0), ("points", "3"),
-    ("points", True), ("points", None),
-    ("pending_days", 36_501), ("pending_days", False), ("bonus_points", -1), ("bonus_points", None),
-    ("allow_debt", "yes"), ("allow_debt", 1), ("allow_debt", True), ("allow_debt", None),
-    ("reason", ""), ("reason", "r" * 501), ("description", None),
-    ("partner_id", None), ("partner_id", "p q"),
-    ("operations", [None]), ("operations", {}), ("operations", [{}] * 10_001),
-    ("colour", "red"), ("op", "accrue"),
+    ("occurred_at", 1700000000),
+    ("occurred_at", ""),
+    ("enrolled_at", None),
+    ("birth_date", "1990-2-3"),
+    ("birth_date", None),
+    ("points", 0),
+    ("points", -1),
+    ("points", 10**12 + 1),
+    ("points", 1.0),
+    ("points", "3"),
+    ("points", True),
+    ("points", None),
+    ("pending_days", 36_501),
+    ("pending_days", False),
+    ("bonus_points", -1),
+    ("bonus_points", None),
+    ("allow_debt", "yes"),
+    ("allow_debt", 1),
+    ("allow_debt", True),
+    ("allow_debt", None),
+    ("reason", ""),
+    ("reason", "r" * 501),
+    ("description", None),
+    ("partner_id", None),
+    ("partner_id", "p q"),
+    ("operations", [None]),
+    ("operations", {}),
+    ("operations", [{}] * 10_001),
+    ("colour", "red"),
+    ("op", "accrue"),
 ]
 
 
@@ -87,7 +147,8 @@ def variants(
 
 def bodies() -> list[tuple[type[Schema], Any]]:
     return variants(GOOD, CHANGES) + [
-        (schema_class, shape) for schema_class in GOOD for shape in ([], "text", {})]
+        (schema_class, shape) for schema_class in GOOD for shape in ([], "text", {})
+    ]
 
 
 @pytest.mark.parametrize(("schema_class", "body"), bodies())
@@ -108,29 +169,60 @@ def test_load_answers_as_marshmallow(schema_class: type[Schema], body: Any) -> N
 MOMENT = datetime(2026, 11, 22, 13, 45, 1, 120000, tzinfo=UTC)
 RESPONSES: dict[type[Schema], dict[str, Any]] = {
     schemas.AccrualSchema: {
-        "accrual_id": "a", "transaction_id": "t1", "partner_id": "p", "member_id": "m",
-        "amount": Decimal("12.50"), "currency": "EUR", "points": 12, "base_points": 12,
-        "tier_multiplier": Decimal("1.25"), "bonus_points": 0, "status": "available",
-        "available_at": MOMENT, "expires_at": MOMENT + timedelta(days=700),
+        "accrual_id": "a",
+        "transaction_id": "t1",
+        "partner_id": "p",
+        "member_id": "m",
+        "amount": Decimal("12.50"),
+        "currency": "EUR",
+        "points": 12,
+        "base_points": 12,
+        "tier_multiplier": Decimal("1.25"),
+        "bonus_points": 0,
+        "status": "available",
+        "available_at": MOMENT,
+        "expires_at": MOMENT + timedelta(days=700),
         "recorded_at": MOMENT.astimezone(timezone(timedelta(hours=-3))),
-        "balance": {"available": -4, "pending": 0, "tier": "basic"}, "position": 7,
+        "balance": {"available": -4, "pending": 0, "tier": "basic"},
+        "position": 7,
     },
     schemas.RedemptionSchema: {
-        "redemption_id": "r", "transaction_id": "r1", "partner_id": "p", "member_id": "m",
-        "points": 30, "lots": [{"lot_id": "L1", "points": 20, "source": "p"}],
-        "reimbursement_amount": Decimal("0.24"), "recorded_at": MOMENT,
-        "balance": {"available": 1, "pending": 2, "tier": "gold"}, "position": None,
+        "redemption_id": "r",
+        "transaction_id": "r1",
+        "partner_id": "p",
+        "member_id": "m",
+        "points": 30,
+        "lots": [{"lot_id": "L1", "points": 20, "source": "p"}],
+        "reimbursement_amount": Decimal("0.24"),
+        "recorded_at": MOMENT,
+        "balance": {"available": 1, "pending": 2, "tier": "gold"},
+        "position": None,
     },
-    schemas.MemberSchema: {"member_id": "m", "status": "active", "enrolled_at": MOMENT,
-                           "tier": "basic", "balance": {"available": 0, "pending": 0,
-                                                        "tier": "basic"}, "position": 1},
+    schemas.MemberSchema: {
+        "member_id": "m",
+        "status": "active",
+        "enrolled_at": MOMENT,
+        "tier": "basic",
+        "balance": {"available": 0, "pending": 0, "tier": "basic"},
+        "position": 1,
+    },
     schemas.BatchSchema: {"results": [{"index": 0, "status": 201, "body": {"a": [1]}}]},
 }
 DUMP_CHANGES: list[tuple[str, Any]] = [
-    ("points", True), ("points", Decimal("3")), ("points", "4"), ("points", None),
-    ("member_id", 5), ("member_id", None), ("amount", "1.5"), ("amount", 2),
-    ("balance", None), ("position", None), ("lots", None), ("lots", []),
-    ("recorded_at", datetime(2026, 1, 1, 0, 0)), ("extra", 1),
+    ("points", True),
+    ("points", Decimal("3")),
+    ("points", "4"),
+    ("points", None),
+    ("member_id", 5),
+    ("member_id", None),
+    ("amount", "1.5"),
+    ("amount", 2),
+    ("balance", None),
+    ("position", None),
+    ("lots", None),
+    ("lots", []),
+    ("recorded_at", datetime(2026, 1, 1, 0, 0)),
+    ("extra", 1),
 ]
 
 
@@ -159,22 +251,26 @@ def test_timestamps_parse_to_marshmallows_instant() -> None:
         moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(
             seconds=chooser.randrange(0, 2_000_000_000), microseconds=chooser.randrange(10**6)
         )
-        text = moment.isoformat(timespec=chooser.choice(["seconds", "milliseconds",
-                                                         "microseconds"]))
+        text = moment.isoformat(
+            timespec=chooser.choice(["seconds", "milliseconds", "microseconds"])
+        )
         minutes = chooser.choice([0, 0, 60, -300, 330, 14 * 60, -(23 * 60 + 59)])
         if minutes or chooser.random() < 0.5:
             zone = timezone(timedelta(minutes=minutes))
-            text = moment.astimezone(zone).replace(tzinfo=None).isoformat(
-                timespec=chooser.choice(["seconds", "microseconds"])
-            ) + f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
+            text = (
+                moment.astimezone(zone)
+                .replace(tzinfo=None)
+                .isoformat(timespec=chooser.choice(["seconds", "microseconds"]))
+                + f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
+            )
         else:
             text = text.replace("+00:00", "Z")
         if chooser.random() < 0.2:  # fewer fraction digits than six
             head, _, rest = text.partition(".")
             if rest:
                 digits = "".join(c for c in rest if c.isdigit())[:6]
-                zone_part = rest[len(digits):]
-                text = f"{head}.{digits[:chooser.randrange(1, 6)]}{zone_part}"
+                zone_part = rest[len(digits) :]
+                text = f"{head}.{digits[: chooser.randrange(1, 6)]}{zone_part}"
         expected = from_iso_datetime(text).astimezone(UTC)
         got = field.deserialize(text)
         assert got == expected and got.tzinfo is UTC and expected.tzinfo is UTC, text
@@ -182,12 +278,17 @@ def test_timestamps_parse_to_marshmallows_instant() -> None:
 
 def test_utc_text_writes_what_it_always_wrote() -> None:
     zones = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7, minutes=-30))]
-    for moment in [MOMENT, MOMENT.replace(microsecond=0), datetime(1, 1, 2, tzinfo=UTC),
-                   datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]:
+    for moment in [
+        MOMENT,
+        MOMENT.replace(microsecond=0),
+        datetime(1, 1, 2, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]:
         for zone in zones:
             local = moment.astimezone(zone) if moment.year not in (1, 9999) else moment
-            old = local.astimezone(UTC).replace(tzinfo=None).isoformat(
-                timespec="microseconds") + "Z"
+            old = (
+                local.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+            )
             assert utc_text(local) == old
 
 
@@ -199,5 +300,9 @@ def test_the_short_path_is_taken_for_plain_schemas() -> None:
     with pytest.raises(ValidationError):
         program.load({})
     assert vars(program)["_load_plan"] is None
-    assert isinstance(schemas.EnrollRequestSchema().load({"member_id": "m", "birth_date":
-                                                          "2000-01-02"})["birth_date"], date)
+    assert isinstance(
+        schemas.EnrollRequestSchema().load({"member_id": "m", "birth_date": "2000-01-02"})[
+            "birth_date"
+        ],
+        date,
+    )
