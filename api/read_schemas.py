@@ -66,181 +66,397 @@ NextCursor = Text(
 
 
 class MemberViewSchema(Schema):
-    member_id = Text(required=True)
-    status = Text(required=True, metadata={"enum": ["active", "suspended", "closed"]})
-    enrolled_at = Time()
-    tier = Text(required=True)
+    member_id = Text(required=True, metadata={"description": "The member's id, as enrolled."})
+    status = Text(
+        required=True,
+        metadata={
+            "enum": ["active", "suspended", "closed"],
+            "description": "active: earns and redeems; suspended: no accruals or redemptions "
+            "(reversals and adjustments still apply); closed: final, remaining points forfeited.",
+        },
+    )
+    enrolled_at = Time(metadata={"description": "When the member joined (UTC)."})
+    tier = Text(required=True, metadata={"description": "Code of the tier the member holds now."})
 
 
 class BalanceViewSchema(Schema):
-    member_id = Text(required=True)
-    available = Int(required=True, metadata={"description": "negative = debt"})
-    pending = Int(required=True)
-    lifetime_earned = Int(required=True)
-    lifetime_adjusted = Int(required=True)
-    lifetime_redeemed = Int(required=True)
-    lifetime_expired = Int(required=True)
-    lifetime_reversed = Int(required=True)
-    tier = Text(required=True)
-    as_of = Time(metadata={"description": "the instant the balance stands at"})
+    member_id = Text(required=True, metadata={"description": "The member's id."})
+    available = Int(
+        required=True,
+        metadata={
+            "description": "Points the member may redeem now. Negative = debt (a return "
+            "reversed more points than were left)."
+        },
+    )
+    pending = Int(
+        required=True,
+        metadata={"description": "Points earned but not yet available (inside pending days)."},
+    )
+    lifetime_earned = Int(
+        required=True,
+        metadata={"description": "All points ever credited: accruals, bonuses (points)."},
+    )
+    lifetime_adjusted = Int(
+        required=True,
+        metadata={"description": "Net of all manual adjustments, signed (points)."},
+    )
+    lifetime_redeemed = Int(
+        required=True,
+        metadata={"description": "Points redeemed, net of cancelled redemptions (points)."},
+    )
+    lifetime_expired = Int(
+        required=True,
+        metadata={"description": "Points expired, and forfeited at closing (points)."},
+    )
+    lifetime_reversed = Int(
+        required=True, metadata={"description": "Points taken back by accrual reversals."}
+    )
+    tier = Text(required=True, metadata={"description": "Code of the tier held at as_of."})
+    as_of = Time(
+        metadata={
+            "description": "The instant the balance stands at: the query's as_of, else the "
+            "recorded time of the member's last event applied."
+        }
+    )
     position = Int(
         required=True,
         allow_none=True,
-        metadata={"description": "the member's last event applied (or replayed)"},
+        metadata={
+            "description": "Log position of the member's last event applied (or replayed); "
+            "null if not known."
+        },
     )
 
 
 class StatementLineSchema(Schema):
-    position = Int(required=True)
-    recorded_at = Time()
-    occurred_at = Time(allow_none=True)
-    type = Text(required=True)
-    partner_id = Text(required=True, allow_none=True)
-    transaction_id = Text(required=True, allow_none=True)
-    points = Int(required=True, metadata={"description": "signed: + credit, - debit"})
-    available_after = Int(required=True)
-    pending_after = Int(required=True)
-    detail = Facts("the event's particulars")
+    position = Int(required=True, metadata={"description": "The event's log position."})
+    recorded_at = Time(metadata={"description": "When the ledger recorded the event (UTC)."})
+    occurred_at = Time(
+        allow_none=True,
+        metadata={
+            "description": "When the partner says it happened (accruals, redemptions, "
+            "reversals); null for events of the ledger's own."
+        },
+    )
+    type = Text(
+        required=True,
+        metadata={
+            "description": "The event type: MemberEnrolled, PointsAccrued, PointsRedeemed, "
+            "AccrualReversed, RedemptionReversed, PointsAdjusted, BonusGranted, "
+            "PointsActivated, PointsExpired, TierChanged, MemberSuspended, MemberReactivated, "
+            "MemberClosed."
+        },
+    )
+    partner_id = Text(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The partner that caused the event; null for the operator."},
+    )
+    transaction_id = Text(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The partner's transaction id, if the event has one."},
+    )
+    points = Int(
+        required=True,
+        metadata={"description": "Signed change: + credit, - debit, 0 for none (points)."},
+    )
+    available_after = Int(
+        required=True, metadata={"description": "available right after this event (points)."}
+    )
+    pending_after = Int(
+        required=True, metadata={"description": "pending right after this event (points)."}
+    )
+    detail = Facts("The event's particulars (amount, lots, rates, reason ...).")
 
 
 class StatementSchema(Schema):
-    lines = Listed(StatementLineSchema, metadata={"description": "ascending position"})
+    lines = Listed(
+        StatementLineSchema, metadata={"description": "One per event, ascending position."}
+    )
     next_cursor = NextCursor
 
 
 class TierViewSchema(Schema):
-    tier = Text(required=True)
-    since = Time(metadata={"description": "last tier change, else enrollment"})
-    guaranteed_until = Time(allow_none=True)
-    qualifying_spend = Money()
-    next_tier = Text(required=True, allow_none=True)
-    spend_to_next_tier = Money(allow_none=True)
+    tier = Text(required=True, metadata={"description": "Code of the tier held now."})
+    since = Time(metadata={"description": "The last tier change, else enrollment (UTC)."})
+    guaranteed_until = Time(
+        allow_none=True,
+        metadata={
+            "description": "An upgrade keeps the tier for 365 days: no downgrade before this "
+            "instant. null: no guarantee in force."
+        },
+    )
+    qualifying_spend = Money(
+        metadata={
+            "description": "Net accrual amounts (amount - refunds) occurred in the trailing "
+            "365 days, in the program currency."
+        }
+    )
+    next_tier = Text(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Code of the next tier up; null at the top."},
+    )
+    spend_to_next_tier = Money(
+        allow_none=True,
+        metadata={"description": "The next tier's threshold - qualifying_spend; null at the top."},
+    )
 
 
 class ExpiringLotSchema(Schema):
-    expires_at = Time()
-    points = Int(required=True)
+    expires_at = Time(metadata={"description": "When these points expire (UTC)."})
+    points = Int(required=True, metadata={"description": "Remaining points expiring then (> 0)."})
 
 
 class ExpiringSchema(Schema):
-    lots = Listed(ExpiringLotSchema)
+    lots = Listed(
+        ExpiringLotSchema,
+        metadata={"description": "Remaining points per expiry instant, soonest first."},
+    )
 
 
 # --------------------------------------------------------------------------- finance
 
 
 class SettlementTotalsSchema(Schema):
-    points_issued = Int(required=True)
-    amount_funded = Money()
-    points_redeemed = Int(required=True)
-    amount_reimbursed = Money()
-    net = Money(metadata={"description": "amount_funded - amount_reimbursed"})
+    points_issued = Int(
+        required=True,
+        metadata={"description": "Points accrued in the period, net of reversals (points)."},
+    )
+    amount_funded = Money(
+        metadata={
+            "description": "Owed by the partner for points issued: points x funding_rate, "
+            "rounded half-up per event, net of reversals."
+        }
+    )
+    points_redeemed = Int(
+        required=True,
+        metadata={"description": "Points redeemed in the period, net of cancellations."},
+    )
+    amount_reimbursed = Money(
+        metadata={
+            "description": "Owed to the partner for points redeemed: points x "
+            "reimbursement_rate, rounded half-up per event, net of cancellations."
+        }
+    )
+    net = Money(
+        metadata={
+            "description": "amount_funded - amount_reimbursed; positive: the partner owes "
+            "the operator (may be negative: a leading minus)."
+        }
+    )
 
 
 class SettlementPartnerSchema(SettlementTotalsSchema):
-    partner_id = Text(required=True)
+    partner_id = Text(required=True, metadata={"description": "The partner these figures are of."})
 
 
 class SettlementSchema(Schema):
-    start = Day(data_key="from", attribute="from")
-    end = Day(data_key="to", attribute="to", metadata={"description": "exclusive"})
-    currency = Text(required=True)
-    partners = Listed(SettlementPartnerSchema)
-    totals = fields.Nested(SettlementTotalsSchema, required=True)
+    start = Day(
+        data_key="from",
+        attribute="from",
+        metadata={"description": "Start of the period (inclusive), on recorded time."},
+    )
+    end = Day(
+        data_key="to",
+        attribute="to",
+        metadata={"description": "End of the period (exclusive), on recorded time."},
+    )
+    currency = Text(
+        required=True, metadata={"description": "The program currency of every amount."}
+    )
+    partners = Listed(
+        SettlementPartnerSchema,
+        metadata={"description": "One per partner with activity in the period."},
+    )
+    totals = fields.Nested(
+        SettlementTotalsSchema,
+        required=True,
+        metadata={"description": "The sums over every partner."},
+    )
 
 
 class SourcePointsSchema(Schema):
-    source = Text(required=True, metadata={"description": 'a partner_id or "operator"'})
-    points = Int(required=True)
+    source = Text(
+        required=True,
+        metadata={
+            "description": 'Who issued (funds) the points: a partner_id, or "operator" '
+            "(enrollment bonuses, adjustments)."
+        },
+    )
+    points = Int(required=True, metadata={"description": "The source's points in this figure."})
 
 
 class LiabilitySchema(Schema):
-    as_of = Time()
-    outstanding_points = Int(required=True)
-    pending_points = Int(required=True)
-    debt_points = Int(required=True)
-    value = Money(metadata={"description": "outstanding_points x point_value"})
-    by_source = Listed(SourcePointsSchema)
+    as_of = Time(metadata={"description": "The instant the figures stand at (UTC)."})
+    outstanding_points = Int(
+        required=True,
+        metadata={
+            "description": "Remaining points of every lot (available + pending); debt is not "
+            "netted."
+        },
+    )
+    pending_points = Int(
+        required=True, metadata={"description": "The part of outstanding_points still pending."}
+    )
+    debt_points = Int(
+        required=True, metadata={"description": "Sum of members' debts (points owed back)."}
+    )
+    value = Money(
+        metadata={
+            "description": "outstanding_points x point_value, rounded half-up to the "
+            "currency's minor unit."
+        }
+    )
+    by_source = Listed(
+        SourcePointsSchema, metadata={"description": "outstanding_points per issuing source."}
+    )
 
 
 class BreakageSourceSchema(SourcePointsSchema):
-    points_expired = Int(required=True)
-    points_forfeited = Int(required=True, metadata={"description": "at closing"})
+    points_expired = Int(required=True, metadata={"description": "Points expired in the period."})
+    points_forfeited = Int(
+        required=True,
+        metadata={"description": "Points forfeited by members closed in the period."},
+    )
 
 
 class BreakageSchema(Schema):
-    start = Day(data_key="from", attribute="from")
-    end = Day(data_key="to", attribute="to", metadata={"description": "exclusive"})
-    sources = Listed(BreakageSourceSchema)
-    total_points = Int(required=True)
+    start = Day(
+        data_key="from",
+        attribute="from",
+        metadata={"description": "Start of the period (inclusive), on recorded time."},
+    )
+    end = Day(
+        data_key="to",
+        attribute="to",
+        metadata={"description": "End of the period (exclusive), on recorded time."},
+    )
+    sources = Listed(
+        BreakageSourceSchema,
+        metadata={"description": "Per issuing source; points = points_expired + points_forfeited."},
+    )
+    total_points = Int(required=True, metadata={"description": "Sum of points over every source."})
 
 
 class AccountSchema(Schema):
-    account = Text(required=True)
-    debit = Int(required=True)
-    credit = Int(required=True)
+    account = Text(
+        required=True,
+        metadata={
+            "description": "member:<member_id>, partner:<partner_id>:issued, "
+            "partner:<partner_id>:redeemed, operator:bonus or operator:breakage."
+        },
+    )
+    debit = Int(required=True, metadata={"description": "Sum of debits (points, >= 0)."})
+    credit = Int(required=True, metadata={"description": "Sum of credits (points, >= 0)."})
 
 
 class TrialBalanceSchema(Schema):
-    as_of = Time(allow_none=True)
-    accounts = Listed(AccountSchema)
-    total = Int(required=True, metadata={"description": "always 0"})
+    as_of = Time(
+        allow_none=True,
+        metadata={"description": "The query's as_of (recorded time); null: everything so far."},
+    )
+    accounts = Listed(AccountSchema, metadata={"description": "Every account with postings."})
+    total = Int(
+        required=True,
+        metadata={"description": "Sum of debits - credits over every account: always 0."},
+    )
 
 
 class TierCountSchema(Schema):
-    code = Text(required=True)
-    members = Int(required=True)
+    code = Text(required=True, metadata={"description": "The tier's code."})
+    members = Int(required=True, metadata={"description": "Members holding it (not closed)."})
 
 
 class TierReportSchema(Schema):
-    tiers = Listed(TierCountSchema)
+    tiers = Listed(TierCountSchema, metadata={"description": "One per tier of the program."})
 
 
 # ----------------------------------------------------------------------------- audit
 
 
 class EventSchema(Schema):
-    position = Int(required=True)
-    event_id = Text(required=True)
-    stream_id = Text(required=True)
-    stream_version = Int(required=True)
-    type = Text(required=True)
-    recorded_at = Time()
-    data = Facts("the event's own facts")
-    hash = Text(required=True, metadata={"description": "sha256 chain hash, hex"})
+    position = Int(
+        required=True,
+        metadata={"description": "Position in the whole log (ascending; may have gaps)."},
+    )
+    event_id = Text(required=True, metadata={"description": "The event's unique id (UUID)."})
+    stream_id = Text(
+        required=True,
+        metadata={"description": "The aggregate (member, partner, key ...) it belongs to (UUID)."},
+    )
+    stream_version = Int(
+        required=True, metadata={"description": "The event's number within its stream, from 1."}
+    )
+    type = Text(required=True, metadata={"description": "The event type, e.g. PointsAccrued."})
+    recorded_at = Time(metadata={"description": "When the ledger recorded it (UTC)."})
+    data = Facts("The event's own facts, as stored.")
+    hash = Text(
+        required=True,
+        metadata={
+            "description": "Chain hash after this event: sha256 over the previous hash and "
+            "this event, 64 hex digits."
+        },
+    )
 
 
 class EventPageSchema(Schema):
-    events = Listed(EventSchema, metadata={"description": "ascending position"})
+    events = Listed(EventSchema, metadata={"description": "Ascending position."})
     next_cursor = NextCursor
 
 
 class MemberEventsSchema(Schema):
-    events = Listed(EventSchema, metadata={"description": "ascending stream_version"})
+    events = Listed(EventSchema, metadata={"description": "Ascending stream_version."})
 
 
 class DigestSchema(Schema):
-    position = Int(required=True)
-    hash = Text(required=True, allow_none=True, metadata={"description": "null: no events"})
+    position = Int(
+        required=True, metadata={"description": "Position of the chain head (0: no events)."}
+    )
+    hash = Text(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Chain hash at that position, 64 hex digits; null: no events."},
+    )
 
 
 class ProjectionCheckSchema(Schema):
-    name = Text(required=True)
-    ok = fields.Boolean(required=True)
-    detail = Text(required=True, allow_none=True)
+    name = Text(required=True, metadata={"description": "The projection, e.g. member_balances."})
+    ok = fields.Boolean(
+        required=True, metadata={"description": "Whether it equals a fresh replay."}
+    )
+    detail = Text(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The first difference found; null when ok."},
+    )
 
 
 class VerifySchema(Schema):
-    ok = fields.Boolean(required=True)
-    checked_events = Int(required=True)
-    position = Int(required=True)
-    chain_ok = fields.Boolean(required=True)
-    first_broken_position = Int(required=True, allow_none=True)
-    projections = Listed(ProjectionCheckSchema)
+    ok = fields.Boolean(
+        required=True, metadata={"description": "chain_ok and every projection ok."}
+    )
+    checked_events = Int(required=True, metadata={"description": "Events checked."})
+    position = Int(required=True, metadata={"description": "The last position checked."})
+    chain_ok = fields.Boolean(
+        required=True, metadata={"description": "Whether every stored hash recomputes."}
+    )
+    first_broken_position = Int(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The first position whose hash does not match; null if none."},
+    )
+    projections = Listed(
+        ProjectionCheckSchema, metadata={"description": "One check per projection."}
+    )
 
 
 # ------------------------------------------------------------------------ operations
 
 
 class StatusSchema(Schema):
-    status = Text(required=True, metadata={"enum": ["ok", "ready"]})
+    status = Text(
+        required=True,
+        metadata={"enum": ["ok", "ready"], "description": "ok (/healthz) or ready (/readyz)."},
+    )
