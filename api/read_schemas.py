@@ -37,14 +37,6 @@ class Money(fields.String):
         )
 
 
-class Day(fields.String):
-    def __init__(self, **kwargs: Any) -> None:
-        metadata = {"format": "date", "example": "2026-01-01"}
-        super().__init__(
-            required=True, metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs
-        )
-
-
 class Listed(fields.List):
     def __init__(self, schema: type[Schema], **kwargs: Any) -> None:
         super().__init__(fields.Nested(schema), required=True, **kwargs)
@@ -253,12 +245,12 @@ class SettlementPartnerSchema(SettlementTotalsSchema):
 
 
 class SettlementSchema(Schema):
-    start = Day(
+    start = Time(
         data_key="from",
         attribute="from",
         metadata={"description": "Start of the period (inclusive), on recorded time."},
     )
-    end = Day(
+    end = Time(
         data_key="to",
         attribute="to",
         metadata={"description": "End of the period (exclusive), on recorded time."},
@@ -323,12 +315,12 @@ class BreakageSourceSchema(SourcePointsSchema):
 
 
 class BreakageSchema(Schema):
-    start = Day(
+    start = Time(
         data_key="from",
         attribute="from",
         metadata={"description": "Start of the period (inclusive), on recorded time."},
     )
-    end = Day(
+    end = Time(
         data_key="to",
         attribute="to",
         metadata={"description": "End of the period (exclusive), on recorded time."},

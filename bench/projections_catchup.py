@@ -52,8 +52,10 @@ PARTNERS = (
 CHUNK = 5000
 
 
-def generate(ledger: Ledger, events: int, seed: int = 7) -> int:
-    """Append about `events` member events; returns how many were stored."""
+def generate(
+    ledger: Ledger, events: int, seed: int = 7, spacing: timedelta = timedelta(seconds=1)
+) -> int:
+    """Append about `events` member events, `spacing` apart; returns how many were stored."""
     rng = random.Random(seed)
     rules = ProgramRules(enrollment_bonus_points=50)
     ledger.configure_program(rules)
@@ -89,7 +91,7 @@ def generate(ledger: Ledger, events: int, seed: int = 7) -> int:
         member.grant_enrollment_bonus(now, rules)
         accruals: list[tuple[PartnerTerms, str]] = []
         for step in range(rng.randint(4, 12)):
-            now += timedelta(seconds=1)
+            now += spacing
             partner = rng.choice(PARTNERS)
             roll = rng.random()
             if roll < 0.7 or not accruals:

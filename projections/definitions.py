@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ledger.ids import OPERATOR
+from ledger.money import minor_digits
 from projections.model import (
+    ZERO,
     Change,
     Create,
     Fact,
@@ -135,6 +138,30 @@ BREAKAGE_DAYS = table(
     merged=True,
     source="text",
     day="date",
+    points_expired="int",
+    points_forfeited="int",
+)
+# One row per settling event (amounts net and signed, in minor units so that SQL sums them
+# exactly on both backends): the partial days at the edges of a period, which the day
+# buckets above cannot split, are summed from these.
+PARTNER_MOVES = table(
+    "partner_movements",
+    ("position",),
+    position="int",
+    partner_id="text",
+    recorded_at="time",
+    currency="text",
+    points_issued="int",
+    funded_minor="int",
+    points_redeemed="int",
+    reimbursed_minor="int",
+)
+BREAKAGE_MOVES = table(
+    "breakage_movements",
+    ("position", "source"),
+    position="int",
+    source="text",
+    recorded_at="time",
     points_expired="int",
     points_forfeited="int",
 )
@@ -399,11 +426,12 @@ class MemberTiers(Projection):
 
 
 class PartnerPositions(Projection):
-    """Per partner and recorded day: points issued/funded, redeemed/reimbursed, reversed;
-    per issuing source and day: points expired (breakage)."""
+    """Per partner: points issued/funded, redeemed/reimbursed, reversed; per issuing source:
+    points expired (breakage). Each per recorded UTC day, and each event on its own too, so
+    that a report cut at any instant sums whole days and the events of its partial days."""
 
     name = "partner_positions"
-    tables = (PARTNER_DAYS, BREAKAGE_DAYS)
+    tables = (PARTNER_DAYS, BREAKAGE_DAYS, PARTNER_MOVES, BREAKAGE_MOVES)
     topics = frozenset(
         {
             "PointsAccrued",
@@ -417,34 +445,66 @@ class PartnerPositions(Projection):
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
         e, kind = fact.data, fact.kind
-        day = e["timestamp"].date()
+        recorded: datetime = e["timestamp"]
+        day = recorded.date()
         if kind in ("PointsExpired", "MemberClosed"):
             column = "points_expired" if kind == "PointsExpired" else "points_forfeited"
+            by_source: dict[str, int] = {}
             for portion in e["lots"]:
-                yield Upsert(
-                    BREAKAGE_DAYS.name, (portion["source"], day), add={column: portion["points"]}
+                source = portion["source"]
+                by_source[source] = by_source.get(source, 0) + portion["points"]
+            for source, points in by_source.items():
+                yield Upsert(BREAKAGE_DAYS.name, (source, day), add={column: points})
+                yield Insert(
+                    BREAKAGE_MOVES.name,
+                    {
+                        "position": fact.position,
+                        "source": source,
+                        "recorded_at": recorded,
+                        "points_expired": 0,
+                        "points_forfeited": 0,
+                        column: points,
+                    },
                 )
             return
+        currency = e["currency"]
+        issued = redeemed = 0
+        funded = reimbursed = ZERO
         if kind == "PointsAccrued":
-            counters = {"points_issued": e["points"], "amount_funded": e["funding_amount"]}
+            issued, funded = e["points"], e["funding_amount"]
+            counters = {"points_issued": issued, "amount_funded": funded}
         elif kind == "AccrualReversed":
-            counters = {
-                "points_reversed": e["points_reversed"],
-                "amount_reversed": e["funding_amount"],
-            }
+            issued, funded = -e["points_reversed"], -e["funding_amount"]
+            counters = {"points_reversed": -issued, "amount_reversed": -funded}
         elif kind == "PointsRedeemed":
-            counters = {
-                "points_redeemed": e["points"],
-                "amount_reimbursed": e["reimbursement_amount"],
-            }
+            redeemed, reimbursed = e["points"], e["reimbursement_amount"]
+            counters = {"points_redeemed": redeemed, "amount_reimbursed": reimbursed}
         else:
-            counters = {
-                "points_restored": e["points_restored"],
-                "amount_restored": e["reimbursement_amount"],
-            }
+            redeemed, reimbursed = -e["points_restored"], -e["reimbursement_amount"]
+            counters = {"points_restored": -redeemed, "amount_restored": -reimbursed}
         yield Upsert(
-            PARTNER_DAYS.name, (e["partner_id"], day), set={"currency": e["currency"]}, add=counters
+            PARTNER_DAYS.name, (e["partner_id"], day), set={"currency": currency}, add=counters
         )
+        yield Insert(
+            PARTNER_MOVES.name,
+            {
+                "position": fact.position,
+                "partner_id": e["partner_id"],
+                "recorded_at": recorded,
+                "currency": currency,
+                "points_issued": issued,
+                "funded_minor": to_minor_units(funded, currency),
+                "points_redeemed": redeemed,
+                "reimbursed_minor": to_minor_units(reimbursed, currency),
+            },
+        )
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """An amount the ledger rounded to the minor unit, as an integer count of minor units."""
+    units = amount.scaleb(minor_digits(currency))
+    assert units == units.to_integral_value(), f"{amount} is not in {currency}'s minor units"
+    return int(units)
 
 
 def postings_for(kind: str, event: Mapping[str, Any], member: str) -> list[tuple[str, int]]:

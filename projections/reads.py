@@ -10,15 +10,15 @@ import base64
 import json
 import re
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, uuid5
 
 from ledger.application import Ledger
 from ledger.ids import member_id as member_uuid
 from ledger.member import QUALIFYING_WINDOW
-from ledger.money import round_money
+from ledger.money import minor_digits, round_money
 from projections.model import ZERO, event_data
 from projections.store import Target, scratch_target
 
@@ -183,30 +183,85 @@ SETTLEMENT_FIELDS = (
     "amount_reimbursed",
     "net",
 )
+DAY = timedelta(days=1)
 
 
-def settlement(target: Target, start: date, end: date, currency: str) -> dict[str, Any]:
-    """Per partner over recorded days [start, end): net of reversals and cancellations."""
-    rows = target.query(
-        "SELECT * FROM partner_positions WHERE day >= ? AND day < ? ORDER BY partner_id, day",
-        [start, end],
-    )
+class Period(NamedTuple):
+    """`[start, end)` as the whole UTC days inside it, `[first_day, last_day)` (empty when
+    there is none), and the instants outside those days, `edges`: what the day buckets hold
+    and what must be summed event by event."""
+
+    first_day: date
+    last_day: date
+    edges: tuple[tuple[datetime, datetime], ...]
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime) -> Period:
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        first = datetime.combine(start.date(), time(0), UTC)
+        if first < start:
+            first += DAY
+        last = datetime.combine(end.date(), time(0), UTC)
+        if first >= last:
+            return cls(first.date(), first.date(), ((start, end),) if start < end else ())
+        edges = tuple((a, b) for a, b in ((start, first), (last, end)) if a < b)
+        return cls(first.date(), last.date(), edges)
+
+    def edge_sql(self) -> tuple[str, list[Any]]:
+        """A condition on `recorded_at` that holds inside the edges (never without edges)."""
+        if not self.edges:
+            return "1 = 0", []
+        sql = " OR ".join("(recorded_at >= ? AND recorded_at < ?)" for _ in self.edges)
+        return f"({sql})", [moment for edge in self.edges for moment in edge]
+
+
+def _from_minor_units(units: Any, currency: str) -> Decimal:
+    return Decimal(int(units)).scaleb(-minor_digits(currency))
+
+
+def settlement(target: Target, start: datetime, end: datetime, currency: str) -> dict[str, Any]:
+    """Per partner over recorded time [start, end) (any instants): net of reversals and
+    cancellations. Whole UTC days come from the day buckets, the rest event by event."""
+    period = Period.of(start, end)
     partners: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        entry = partners.setdefault(
-            row["partner_id"],
+
+    def entry(partner_id: str, partner_currency: str) -> dict[str, Any]:
+        return partners.setdefault(
+            partner_id,
             {
-                "partner_id": row["partner_id"],
+                "partner_id": partner_id,
+                "currency": partner_currency,
                 "points_issued": 0,
                 "amount_funded": ZERO,
                 "points_redeemed": 0,
                 "amount_reimbursed": ZERO,
             },
         )
-        entry["points_issued"] += row["points_issued"] - row["points_reversed"]
-        entry["amount_funded"] += row["amount_funded"] - row["amount_reversed"]
-        entry["points_redeemed"] += row["points_redeemed"] - row["points_restored"]
-        entry["amount_reimbursed"] += row["amount_reimbursed"] - row["amount_restored"]
+
+    days = target.query(
+        "SELECT * FROM partner_positions WHERE day >= ? AND day < ? ORDER BY partner_id, day",
+        [period.first_day, period.last_day],
+    )
+    for row in days:
+        found = entry(row["partner_id"], row["currency"])
+        found["points_issued"] += row["points_issued"] - row["points_reversed"]
+        found["amount_funded"] += row["amount_funded"] - row["amount_reversed"]
+        found["points_redeemed"] += row["points_redeemed"] - row["points_restored"]
+        found["amount_reimbursed"] += row["amount_reimbursed"] - row["amount_restored"]
+    condition, params = period.edge_sql()
+    moves = target.query(
+        "SELECT partner_id, currency, SUM(points_issued) AS points_issued, "
+        "SUM(funded_minor) AS funded_minor, SUM(points_redeemed) AS points_redeemed, "
+        "SUM(reimbursed_minor) AS reimbursed_minor FROM partner_movements "
+        f"WHERE {condition} GROUP BY partner_id, currency",
+        params,
+    )
+    for row in moves:
+        found = entry(row["partner_id"], row["currency"])
+        found["points_issued"] += int(row["points_issued"])
+        found["amount_funded"] += _from_minor_units(row["funded_minor"], row["currency"])
+        found["points_redeemed"] += int(row["points_redeemed"])
+        found["amount_reimbursed"] += _from_minor_units(row["reimbursed_minor"], row["currency"])
     listed = []
     totals: dict[str, Any] = {
         "points_issued": 0,
@@ -215,20 +270,36 @@ def settlement(target: Target, start: date, end: date, currency: str) -> dict[st
         "amount_reimbursed": ZERO,
         "net": ZERO,
     }
-    for entry in partners.values():
-        entry["net"] = entry["amount_funded"] - entry["amount_reimbursed"]
+    for partner_id in sorted(partners):
+        found = partners[partner_id]
+        found["net"] = found["amount_funded"] - found["amount_reimbursed"]
+        found = {
+            name: round_money(value, found["currency"]) if isinstance(value, Decimal) else value
+            for name, value in found.items()
+            if name != "currency"
+        }
         for name in SETTLEMENT_FIELDS:
-            totals[name] += entry[name]
-        listed.append(entry)
+            totals[name] += found[name]
+        listed.append(found)
+    totals = {
+        name: round_money(value, currency) if isinstance(value, Decimal) else value
+        for name, value in totals.items()
+    }
     return {"from": start, "to": end, "currency": currency, "partners": listed, "totals": totals}
 
 
-def breakage(target: Target, start: date, end: date) -> dict[str, Any]:
+def breakage(target: Target, start: datetime, end: datetime) -> dict[str, Any]:
+    """Points expired and forfeited per issuing source over recorded time [start, end)."""
+    period = Period.of(start, end)
+    condition, params = period.edge_sql()
     rows = target.query(
         "SELECT source, SUM(points_expired) AS points_expired, "
-        "SUM(points_forfeited) AS points_forfeited FROM breakage_daily "
-        "WHERE day >= ? AND day < ? GROUP BY source ORDER BY source",
-        [start, end],
+        "SUM(points_forfeited) AS points_forfeited FROM ("
+        "SELECT source, points_expired, points_forfeited FROM breakage_daily "
+        "WHERE day >= ? AND day < ? UNION ALL "
+        "SELECT source, points_expired, points_forfeited FROM breakage_movements "
+        f"WHERE {condition}) AS periods GROUP BY source ORDER BY source",
+        [period.first_day, period.last_day, *params],
     )
     sources = [
         {

@@ -47,8 +47,12 @@ Merges = Mapping[Table, Mapping[frozenset[str], list[Values]]]
 NO_MERGES: Merges = MappingProxyType({})
 
 
-SCHEMA_MIGRATIONS = ("0002_projections.sql", "0003_member_accounts.sql")
-NEWEST_TABLE = "member_accounts"  # present once every file of SCHEMA_MIGRATIONS has run
+SCHEMA_MIGRATIONS = (
+    "0002_projections.sql",
+    "0003_member_accounts.sql",
+    "0004_settlement_movements.sql",
+)
+NEWEST_TABLE = "partner_movements"  # present once every file of SCHEMA_MIGRATIONS has run
 
 
 def merge_sql(table: Table, assigned: frozenset[str], add: Callable[[Column], str]) -> str:

@@ -1,7 +1,8 @@
 """HTTP endpoints: finance reports (finance, auditor, admin), all read from the projections.
 
-Settlement and breakage periods are whole UTC days by recorded time, `[from, to)`: give dates
-(`2026-01-01`) or midnight UTC timestamps.
+Settlement and breakage periods are `[from, to)` on recorded time, cut at any instants
+(RFC 3339 with an offset: a Shanghai business day is `16:00Z` to `16:00Z`); a bare date
+(`2026-01-01`) means midnight UTC.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from marshmallow import ValidationError, fields, validates_schema
+from marshmallow import ValidationError, validates_schema
 
 from api import read_schemas as rs
 from api.auth import require_roles
@@ -28,30 +29,29 @@ blp = Blueprint(
 ROLES = ("finance", "auditor", "admin")
 
 
-class Day(fields.String):
-    """A UTC day: `YYYY-MM-DD`, or a timestamp at midnight UTC."""
+class Instant(Timestamp):
+    """An RFC 3339 time with an offset, or a date (`YYYY-MM-DD`: its midnight UTC)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            pass
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as error:
-            raise ValidationError("Must be a date (YYYY-MM-DD) or an RFC 3339 time.") from error
-        if moment.tzinfo is None:
-            raise ValidationError("Must include a UTC offset.")
-        moment = moment.astimezone(UTC)
-        if moment.time() != time(0):
-            raise ValidationError("Periods are whole UTC days: use midnight UTC.")
-        return moment.date()
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                return datetime.combine(date.fromisoformat(value), time(0), UTC)
+            except ValueError:
+                pass
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class PeriodArgs(Consistency):
-    start = Day(data_key="from", required=True)
-    end = Day(data_key="to", required=True)
+    start = Instant(
+        data_key="from",
+        required=True,
+        metadata={"description": "start of the period (inclusive), on recorded time"},
+    )
+    end = Instant(
+        data_key="to",
+        required=True,
+        metadata={"description": "end of the period (exclusive), on recorded time"},
+    )
 
     @validates_schema
     def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -37,9 +37,11 @@ def test_settlement(reader: Reader) -> None:
         "amount_reimbursed": "0.56",
         "net": "74.44",
     }
-    reader.get(
-        "/v1/reports/settlement", status=422, **{"from": "2026-01-01T10:00:00Z", "to": "2026-02-01"}
+    assert body["from"] == "2026-01-01T00:00:00.000000Z"
+    later = reader.get(
+        "/v1/reports/settlement", **{"from": "2026-01-15T12:00:00+01:00", "to": "2026-02-01"}
     )
+    assert later["totals"] == body["totals"]  # everything was recorded from 12:00Z on
     reader.get("/v1/reports/settlement", status=422)
 
 

@@ -14,7 +14,7 @@ The coalition (program: enrollment bonus 50, lots live one month, default tiers)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -227,8 +227,12 @@ def test_tiers(coalition: ProjectionRunner, target: Target) -> None:
     assert reads.tier_report(target) == {"tiers": [{"code": "basic", "members": 2}]}
 
 
+def _utc(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, tzinfo=UTC)
+
+
 def test_settlement(coalition: ProjectionRunner, target: Target) -> None:
-    report = reads.settlement(target, date(2026, 1, 1), date(2026, 2, 1), "EUR")
+    report = reads.settlement(target, _utc(2026, 1, 1), _utc(2026, 2, 1), "EUR")
     assert report["partners"] == [
         {
             "partner_id": "air",
@@ -262,18 +266,18 @@ def test_settlement(coalition: ProjectionRunner, target: Target) -> None:
         "amount_reimbursed": D("0.56"),
         "net": D("78.04"),
     }
-    assert reads.settlement(target, date(2026, 2, 1), date(2026, 3, 1), "EUR")["partners"] == []
+    assert reads.settlement(target, _utc(2026, 2, 1), _utc(2026, 3, 1), "EUR")["partners"] == []
 
 
 def test_breakage(coalition: ProjectionRunner, target: Target) -> None:
-    report = reads.breakage(target, date(2026, 1, 1), date(2027, 1, 1))
+    report = reads.breakage(target, _utc(2026, 1, 1), _utc(2027, 1, 1))
     assert report["sources"] == [
         {"source": "air", "points_expired": 7500, "points_forfeited": 0, "points": 7500},
         {"source": "operator", "points_expired": 55, "points_forfeited": 50, "points": 105},
         {"source": "shop", "points_expired": 200, "points_forfeited": 100, "points": 300},
     ]
     assert report["total_points"] == 7905
-    march = reads.breakage(target, date(2026, 3, 1), date(2026, 3, 2))
+    march = reads.breakage(target, _utc(2026, 3, 1), _utc(2026, 3, 2))
     assert march["total_points"] == 7750
 
 
