@@ -3,6 +3,10 @@
 Each command is a `@main.command()`; `settings_of(ctx)` and `opened_ledger(ctx)` give it the
 configuration and a ledger that is closed when the command ends. Heavy modules are imported
 inside the commands: `serve` must set up shared metrics before prometheus-client loads.
+
+Only `serve` and `migrate` create a database. Every other command refuses a SQLite file that
+does not exist yet: the default `sqlite:///./var/ledger.sqlite` is relative to the working
+directory, and a command run elsewhere would otherwise answer from a new, empty ledger.
 """
 
 from __future__ import annotations
@@ -13,16 +17,24 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+from marshmallow.fields import List, Nested
 
 from ledger.access import ROLES
 from ledger.application import Ledger
-from ledger.config import Settings
+from ledger.config import Settings, sqlite_path
 from ledger.errors import LedgerError
 
+if TYPE_CHECKING:
+    from projections.store import Target
 
-@click.group()
+PACKAGE = "loyalty-ledger"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=PACKAGE, prog_name=PACKAGE, message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Event-sourced points ledger for coalition loyalty schemes."""
@@ -40,11 +52,33 @@ def configure_logging(settings: Settings) -> None:
     logs.configure(settings)
 
 
+def require_existing_database(settings: Settings) -> None:
+    """Refuse to open a SQLite ledger that does not exist yet (opening would create it)."""
+    if settings.backend != "sqlite":
+        return
+    path = sqlite_path(settings.database_url)
+    if path == ":memory:" or Path(path).exists():
+        return
+    hint = (
+        "A relative path is relative to the working directory: run this where "
+        "`loyalty-ledger serve` runs, or set LEDGER_DATABASE_URL to the database's absolute "
+        "path (sqlite:////abs/path). "
+        if not Path(path).is_absolute()
+        else ""
+    )
+    raise click.ClickException(
+        f"no ledger database at {Path(path).resolve()} "
+        f"(LEDGER_DATABASE_URL={settings.database_url}). {hint}"
+        "`loyalty-ledger migrate` creates a new one."
+    )
+
+
 @contextmanager
 def opened_ledger(ctx: click.Context) -> Iterator[Ledger]:
     from projections.eventlog import open_ledger
 
     settings = settings_of(ctx)
+    require_existing_database(settings)
     configure_logging(settings)
     ledger = open_ledger(settings=settings)
     try:
@@ -119,6 +153,54 @@ def create_key(ctx: click.Context, role: str, partner_id: str | None, name: str)
     click.echo(f"key_id {key.key_id} role {key.role}", err=True)
 
 
+KEY_COLUMNS = ("key_id", "role", "partner_id", "name", "revoked", "created_at")
+
+
+@keys.command("list")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_context
+def list_keys(ctx: click.Context, output: str) -> None:
+    """Every key ever issued, in the order issued, revoked ones included (never a secret)."""
+    from api.fields import utc_text
+
+    with opened_ledger(ctx) as ledger:
+        listed = [
+            {**key.as_dict(), "created_at": utc_text(key.created_on)} for key in ledger.api_keys()
+        ]
+    if output == "json":
+        click.echo(json.dumps(listed))
+        return
+    rows = [KEY_COLUMNS, *([_cell(key[c]) for c in KEY_COLUMNS] for key in listed)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(KEY_COLUMNS))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def revoke_key(ctx: click.Context, key_id: str) -> None:
+    """Revoke KEY_ID (as DELETE /v1/keys/{key_id}): every later request with it is refused."""
+    with opened_ledger(ctx) as ledger:
+        ledger.revoke_key(key_id)
+    click.echo(f"revoked key {key_id}")
+
+
 @main.command()
 @click.option("--as-of", "as_of", help="RFC 3339 time with an offset (default now)")
 @click.pass_context
@@ -174,6 +256,183 @@ def import_command(
     click.echo(f"{summary.describe()}; results in {results_path}")
     if summary.rejected:
         ctx.exit(1)
+
+
+# ------------------------------------------------------------------ finance reports
+
+
+@main.group()
+def reports() -> None:
+    """Finance reports, as GET /v1/reports/* answers them, to stdout.
+
+    JSON is the HTTP answer's body; CSV is a header row, then one row per line of the
+    report's list (no totals row). Periods are [--from, --to) on recorded time."""
+
+
+REPORT_FORMAT = click.option(
+    "--format",
+    "output",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+)
+MIN_POSITION = click.option(
+    "--min-position",
+    "min_position",
+    type=int,
+    help="first wait (up to LEDGER_READ_WAIT_SECONDS) until the projections applied this position",
+)
+FROM = click.option("--from", "start", required=True, help="RFC 3339 time with an offset")
+TO = click.option("--to", "end", required=True, help="RFC 3339 time with an offset (exclusive)")
+AS_OF = click.option("--as-of", "as_of", help="RFC 3339 time with an offset (default now)")
+
+
+def report_arguments(schema: type[Any], options: dict[str, str | int | None]) -> dict[str, Any]:
+    """The options, checked by the HTTP report's own query schema (same rules, same messages)."""
+    from marshmallow import ValidationError
+
+    query = {name: value for name, value in options.items() if value is not None}
+    try:
+        arguments: dict[str, Any] = schema().load(query)
+    except ValidationError as error:
+        messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
+        problems = [
+            f"--{name.replace('_', '-')}: {' '.join(map(str, texts))}"
+            for name, texts in messages.items()
+        ]
+        raise click.UsageError("; ".join(problems)) from error
+    return arguments
+
+
+@contextmanager
+def report_target(ledger: Ledger, min_position: int | None) -> Iterator[Target]:
+    """The projection tables, once they have applied `min_position` (as the HTTP reports)."""
+    from projections.runner import ensure_applied
+    from projections.store import open_target
+
+    target = open_target(ledger.settings)
+    try:
+        target.ensure_schema()
+        wait = ledger.settings.read_wait_seconds
+        if min_position and not ensure_applied(ledger, target, min_position, wait):
+            raise click.ClickException(
+                f"the projections have not applied position {min_position} yet; try again"
+            )
+        yield target
+    finally:
+        target.close()
+
+
+def print_report(body: dict[str, Any], schema: type[Any], output: str, key: str) -> None:
+    """The report as the HTTP answer's JSON, or as CSV: the report's list, `key` first."""
+    from api.blueprints.queries import jsonable
+
+    dumped = schema().dump(jsonable(body))
+    if output == "json":
+        click.echo(json.dumps(dumped))
+        return
+    import csv
+    import io
+
+    listed = next(f for f in schema().dump_fields.values() if isinstance(f, List))
+    assert isinstance(listed.inner, Nested)
+    columns = [f.data_key or name for name, f in listed.inner.schema.dump_fields.items()]
+    columns.sort(key=lambda column: column != key)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(columns)
+    for line in dumped[listed.data_key or listed.name]:
+        writer.writerow([_csv_cell(line[column]) for column in columns])
+    click.echo(text.getvalue(), nl=False)
+
+
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+@reports.command("settlement")
+@FROM
+@TO
+@MIN_POSITION
+@REPORT_FORMAT
+@click.pass_context
+def settlement_report(
+    ctx: click.Context, start: str, end: str, min_position: int | None, output: str
+) -> None:
+    """Per partner over [--from, --to): issued and funded, redeemed and reimbursed, net."""
+    from api import read_schemas
+    from api.blueprints.finance import PeriodArgs
+    from projections import reads
+
+    query = {"from": start, "to": end, "min_position": min_position}
+    arguments = report_arguments(PeriodArgs, query)
+    with opened_ledger(ctx) as ledger, report_target(ledger, arguments.get("min_position")) as t:
+        currency = ledger.program().currency
+        body = reads.settlement(t, arguments["start"], arguments["end"], currency)
+    print_report(body, read_schemas.SettlementSchema, output, "partner_id")
+
+
+@reports.command("liability")
+@AS_OF
+@MIN_POSITION
+@REPORT_FORMAT
+@click.pass_context
+def liability_report(
+    ctx: click.Context, as_of: str | None, min_position: int | None, output: str
+) -> None:
+    """Outstanding points by issuing source and their value, now or --as-of (replayed)."""
+    from api import read_schemas
+    from api.blueprints.finance import AsOfArgs
+    from projections import reads
+
+    arguments = report_arguments(AsOfArgs, {"as_of": as_of, "min_position": min_position})
+    with opened_ledger(ctx) as ledger, report_target(ledger, arguments.get("min_position")) as t:
+        body = reads.liability_report(ledger, t, arguments.get("as_of"))
+    print_report(body, read_schemas.LiabilitySchema, output, "source")
+
+
+@reports.command("breakage")
+@FROM
+@TO
+@MIN_POSITION
+@REPORT_FORMAT
+@click.pass_context
+def breakage_report(
+    ctx: click.Context, start: str, end: str, min_position: int | None, output: str
+) -> None:
+    """Points expired (and forfeited at closing) per issuing source over [--from, --to)."""
+    from api import read_schemas
+    from api.blueprints.finance import PeriodArgs
+    from projections import reads
+
+    query = {"from": start, "to": end, "min_position": min_position}
+    arguments = report_arguments(PeriodArgs, query)
+    with opened_ledger(ctx) as ledger, report_target(ledger, arguments.get("min_position")) as t:
+        body = reads.breakage(t, arguments["start"], arguments["end"])
+    print_report(body, read_schemas.BreakageSchema, output, "source")
+
+
+@reports.command("trial-balance")
+@AS_OF
+@MIN_POSITION
+@REPORT_FORMAT
+@click.pass_context
+def trial_balance_report(
+    ctx: click.Context, as_of: str | None, min_position: int | None, output: str
+) -> None:
+    """Debits and credits (points) per account, now or --as-of; the total is zero."""
+    from api import read_schemas
+    from api.blueprints.finance import AsOfArgs
+    from projections import reads
+
+    arguments = report_arguments(AsOfArgs, {"as_of": as_of, "min_position": min_position})
+    with opened_ledger(ctx) as ledger, report_target(ledger, arguments.get("min_position")) as t:
+        body = reads.trial_balance(t, arguments.get("as_of"))
+    print_report(body, read_schemas.TrialBalanceSchema, output, "account")
 
 
 # ------------------------------------------------------- projections and auditors

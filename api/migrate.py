@@ -56,6 +56,10 @@ def migration_ids(database_url: str) -> list[str]:
 
 def migrate(settings: Settings) -> list[str]:
     """Apply every migration not yet applied; return their ids (empty when up to date)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        # yoyo writes a line per step of each file at INFO (about 30 on a new database), which
+        # buried the admin key `serve` prints next; the line below says what was applied.
+        logging.getLogger("yoyo").setLevel(logging.WARNING)
     backend: DatabaseBackend = get_backend(yoyo_url(settings.database_url))
     try:
         migrations = known_migrations(settings.database_url)

@@ -236,8 +236,15 @@ def prepare_database(settings: Settings) -> str | None:
 
 
 def announce_admin_key(token: str | None) -> None:
+    """Print a new admin token on stdout, framed so it stands out from the log lines (stderr)."""
     if token is not None:
-        print(f"Created the first admin API key (shown only this once): {token}", flush=True)
+        rule = "=" * 78
+        print(
+            f"\n{rule}\nCreated the first admin API key (shown only this once):\n\n    {token}\n\n"
+            "Keep it. Lost it? `loyalty-ledger keys create --role admin --name NAME` (where\n"
+            f"serve runs, same LEDGER_DATABASE_URL) prints a new one.\n{rule}\n",
+            flush=True,
+        )
 
 
 def ensure_admin_key(ledger: Ledger) -> str | None:

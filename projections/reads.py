@@ -354,6 +354,14 @@ def liability(target: Target, point_value: Decimal, currency: str) -> dict[str, 
     }
 
 
+def liability_report(ledger: Ledger, target: Target, as_of: datetime | None) -> dict[str, Any]:
+    """The liability report: now from the projection, or as it stood at `as_of` (replayed)."""
+    if as_of is not None:
+        return liability_as_of(ledger, as_of)
+    rules = ledger.program()
+    return {"as_of": ledger.clock.now(), **liability(target, rules.point_value, rules.currency)}
+
+
 def liability_as_of(ledger: Ledger, as_of: datetime) -> dict[str, Any]:
     """Liability as it stood at `as_of`: the lots replayed from the events recorded by then."""
     from projections.runner import replay_into

@@ -80,14 +80,8 @@ def settlement(args: dict[str, Any]) -> Any:
 @blp.response(200, rs.LiabilitySchema)
 def liability(args: dict[str, Any]) -> Any:
     """Outstanding points by issuing source and their value (as of an instant: replayed)."""
-    ledger = current_ledger()
     target = consistent(args.get("min_position"))
-    if args.get("as_of") is not None:
-        return jsonable(reads.liability_as_of(ledger, args["as_of"]))
-    rules = ledger.program()
-    return jsonable(
-        {"as_of": ledger.clock.now(), **reads.liability(target, rules.point_value, rules.currency)}
-    )
+    return jsonable(reads.liability_report(current_ledger(), target, args.get("as_of")))
 
 
 @blp.route("/breakage", methods=["GET"])

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from api.cli import main
+from api.migrate import migrate
 from ledger.config import Settings
 from ledger.partner import PartnerTerms
 from projections.eventlog import open_ledger
@@ -21,6 +22,7 @@ from projections.eventlog import open_ledger
 
 @pytest.fixture
 def cli(database_url: str) -> Iterator[Any]:
+    migrate(Settings(database_url=database_url))  # commands other than migrate and serve need one
     root = logging.getLogger()
     handlers = list(root.handlers)
 
