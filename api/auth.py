@@ -51,7 +51,10 @@ def require_roles(*roles: str) -> Callable[[F], F]:
             principal = _authenticate()
             g.principal = principal
             if principal.role not in roles:
-                raise Problem("forbidden", f"Role {principal.role} may not do this.")
+                raise Problem(
+                    "forbidden",
+                    f"Role {principal.role} may not do this; roles that may: {', '.join(roles)}.",
+                )
             return view(*args, **kwargs)
 
         # Documented in /openapi.json the way flask-smorest's Blueprint.doc records it.

@@ -1,4 +1,5 @@
-"""HTTP endpoints: member queries (partner: balance only; auditor, finance, admin: all).
+"""HTTP endpoints: member queries (partner: member, balance, tier, expiring, what a till
+shows; auditor, finance, admin: all, statements too).
 
 Views read the projection tables (balance `as_of` replays the member's events instead). They
 never run the projection runner in the background: `serve` / `loyalty-ledger project` do.
@@ -30,6 +31,8 @@ from projections.runner import ensure_applied
 from projections.store import Target, open_target
 
 READERS = ("auditor", "finance", "admin")
+# What a partner's till shows a member: not the statement (the member's whole history).
+TILL_READERS = ("partner", *READERS)
 
 blp = Blueprint(
     "queries", __name__, url_prefix="/v1", description="Member queries, read from the projections."
@@ -109,7 +112,7 @@ class ExpiringArgs(Consistency):
 
 
 @blp.route("/members/<member_id>", methods=["GET"])
-@require_roles(*READERS)
+@require_roles(*TILL_READERS)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.MemberViewSchema)
 def member(args: dict[str, Any], member_id: str) -> Any:
@@ -121,7 +124,7 @@ def member(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/members/<member_id>/balance", methods=["GET"])
-@require_roles("partner", *READERS)
+@require_roles(*TILL_READERS)
 @blp.arguments(BalanceArgs, location="query")
 @blp.response(200, rs.BalanceViewSchema)
 def balance(args: dict[str, Any], member_id: str) -> Any:
@@ -160,7 +163,7 @@ def statement(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/members/<member_id>/tier", methods=["GET"])
-@require_roles(*READERS)
+@require_roles(*TILL_READERS)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.TierViewSchema)
 def tier(args: dict[str, Any], member_id: str) -> Any:
@@ -173,7 +176,7 @@ def tier(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/members/<member_id>/expiring", methods=["GET"])
-@require_roles(*READERS)
+@require_roles(*TILL_READERS)
 @blp.arguments(ExpiringArgs, location="query")
 @blp.response(200, rs.ExpiringSchema)
 def expiring(args: dict[str, Any], member_id: str) -> Any:

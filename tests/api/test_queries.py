@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from api.app import create_app
 from api.migrate import migrate
 from ledger.clock import ManualClock
+from ledger.commands import Adjust, Enroll
 from ledger.config import Settings
 from tests.integration.test_projections import build_coalition
 
@@ -97,11 +98,38 @@ def test_roles(reader: Reader) -> None:
     reader.get("/v1/members/m1/balance", min_position=reader.head)
     partner = reader.key("partner", "air")
     assert reader.get("/v1/members/m1/balance", token=partner)["member_id"] == "m1"
-    reader.get("/v1/members/m1", token=partner, status=403)
-    reader.get("/v1/members/m1/statement", token=partner, status=403)
+    statement = reader.get("/v1/members/m1/statement", token=partner, status=403)
+    assert statement["detail"] == (
+        "Role partner may not do this; roles that may: auditor, finance, admin."
+    )
     for role in ("auditor", "finance"):
         reader.get("/v1/members/m1/statement", token=reader.key(role))
     reader.get("/v1/members/m1", token="nonsense", status=401)
+
+
+def test_a_partner_till_reads_member_balance_tier_and_expiring(reader: Reader) -> None:
+    partner = reader.key("partner", "cafe")
+    head = {"min_position": reader.head}
+    assert reader.get("/v1/members/m3", token=partner, **head) == {
+        "member_id": "m3",
+        "status": "closed",
+        "enrolled_at": "2026-01-15T12:00:00.000000Z",
+        "tier": "basic",
+    }
+    assert reader.get("/v1/members/m2/balance", token=partner)["available"] == 0
+    tier = reader.get("/v1/members/m1/tier", token=partner)
+    assert (tier["tier"], tier["next_tier"]) == ("basic", "silver")
+    reader.ledger.enroll(Enroll(member_id="m4", partner_id="cafe"))  # at 2027-01-16
+    outcome = reader.ledger.adjust(
+        Adjust(adjustment_id="adj4", member_id="m4", points=40, reason="welcome")
+    )
+    expiring = reader.get("/v1/members/m4/expiring", token=partner, min_position=outcome.position)
+    assert expiring == {"lots": [{"expires_at": "2027-03-01T00:00:00.000000Z", "points": 90}]}
+    assert reader.get("/v1/members/m4/expiring", token=partner, within_days=30) == {"lots": []}
+    for path in ("/v1/members/m1/statement", "/v1/members/m1/events"):
+        body = reader.get(path, token=partner, status=403)
+        assert body["type"] == "https://loyalty-ledger.dev/problems/forbidden"
+        assert "roles that may: auditor" in body["detail"]
 
 
 def test_min_position_beyond_the_log_is_lagging(reader: Reader) -> None:
