@@ -84,7 +84,7 @@ def create_app(
         response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
         return response
 
-    api = LedgerApi(app)
+    api = LedgerApi(app, spec_kwargs={"extra_plugins": [docs.LedgerDocs()]})
     api.spec.components.security_scheme(
         SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "description": "API key"}
     )

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, request
 
 from api.problems import Problem, documented_problems
+from ledger.access import ROLES
 
 F = TypeVar("F", bound=Callable[..., Any])
 SECURITY_SCHEME = "bearerAuth"
@@ -64,7 +65,9 @@ def require_roles(*roles: str) -> Callable[[F], F]:
             "security": [{SECURITY_SCHEME: []}],
             "x-roles": list(roles),
         }
-        documented_problems(wrapper, "unauthorized", "forbidden", "unavailable")
+        documented_problems(wrapper, "unauthorized", "unavailable")
+        if set(roles) != set(ROLES):
+            documented_problems(wrapper, "forbidden")
         return cast(F, wrapper)
 
     return decorate

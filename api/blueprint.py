@@ -8,12 +8,14 @@ our schemas keep no per-request state, so one instance per endpoint serves every
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import flask_smorest
 from marshmallow import Schema
 
 from api.problems import documented_problems
+
+V = TypeVar("V", bound=Callable[..., Any])
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
@@ -21,12 +23,15 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         if isinstance(schema, type):
             schema = schema()
         parse = super().arguments(schema, **kwargs)
-        if kwargs.get("location", "json") != "json":
-            return parse
+        slugs = ["validation-error"]
+        if kwargs.get("location", "json") == "json":
+            slugs.append("malformed-request")
+        if "min_position" in schema.fields:  # the view may wait for the projections
+            slugs.append("projection-lagging")
 
         def decorate(view: Callable[..., Any]) -> Any:
             parsed = parse(view)
-            documented_problems(parsed, "malformed-request")
+            documented_problems(parsed, *slugs)
             return parsed
 
         return decorate
@@ -38,5 +43,16 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
             if "<" in rule:  # the path names a resource, which may not exist
                 documented_problems(view, "not-found")
             return register(view)
+
+        return decorate
+
+    @staticmethod
+    def problems(*slugs: str) -> Callable[[V], V]:
+        """Document the problems a view's own rules may answer (besides those of its route,
+        arguments and roles, which document themselves)."""
+
+        def decorate(view: V) -> V:
+            documented_problems(view, *slugs)
+            return view
 
         return decorate

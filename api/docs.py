@@ -1,10 +1,75 @@
 """The API's documentation: Swagger UI at /docs, from the swagger-ui-bundle package's own
-files (no CDN, works offline), reading the /openapi.json that flask-smorest builds."""
+files (no CDN, works offline), reading the /openapi.json that flask-smorest builds.
+
+`LedgerDocs` completes that document where decorators cannot: the path parameters'
+descriptions, the roles of each operation in words (Swagger UI does not show `x-roles`), and
+each operation's request and response examples (`api/examples.py`, by operationId).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from apispec import BasePlugin
 from flask import Blueprint, Flask, Response, render_template_string, send_from_directory, url_for
 from swagger_ui_bundle import swagger_ui_path
+
+from api.examples import EXAMPLES
+from api.fields import ID_PATTERN
+
+PATH_PARAMETERS: dict[str, str] = {
+    "member_id": "The member's id, as enrolled (coalition-wide, whichever partner enrolled it).",
+    "partner_id": "The partner's id, as registered.",
+    "transaction_id": "The acting partner's own transaction_id of the operation this path "
+    "names: the accrual or redemption to reverse, or the operation to read.",
+    "key_id": "The API key's id, as answered when it was issued (not the key itself).",
+}
+JSON = "application/json"
+
+
+class LedgerDocs(BasePlugin):  # type: ignore[misc]
+    def path_helper(
+        self,
+        path: str | None = None,
+        operations: dict[Any, Any] | None = None,
+        parameters: list[dict[Any, Any]] | None = None,
+        **kwargs: Any,
+    ) -> str | None:
+        for parameter in parameters or ():
+            if isinstance(parameter, dict) and parameter.get("in") == "path":
+                name = parameter["name"]
+                parameter.setdefault("description", PATH_PARAMETERS.get(name))
+                parameter["schema"] = {"type": "string", "pattern": ID_PATTERN}
+                parameter.setdefault("example", EXAMPLE_PATH_VALUES.get(name))
+        return None
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            roles = operation.get("x-roles")
+            said = (
+                "**Roles:** " + ", ".join(f"`{role}`" for role in roles) + "."
+                if roles
+                else "**Roles:** none (no API key needed)."
+            )
+            description = operation.get("description")
+            operation["description"] = f"{description}\n\n{said}" if description else said
+            examples = EXAMPLES.get(operation.get("operationId"), {})
+            if "request" in examples:
+                operation["requestBody"]["content"][JSON]["example"] = examples["request"]
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {}) if isinstance(response, dict) else {}
+                if str(status) in examples and JSON in content:
+                    content[JSON]["example"] = examples[str(status)]
+
+
+EXAMPLE_PATH_VALUES = {
+    "member_id": "m-1001",
+    "partner_id": "shop-1",
+    "transaction_id": "pos-1001",
+    "key_id": "key_3f9a1c2e",
+}
 
 PAGE = """<!doctype html>
 <html lang="en">

@@ -16,6 +16,7 @@ from ledger import errors
 PROBLEM_BASE = "https://loyalty-ledger.dev/problems/"
 INVALID = "The request is not valid."
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_SCHEMA = "#/components/schemas/Problem"
 log = logging.getLogger("api.errors")
 
 # Each domain error's slug decides its status; the slug is the contract partners code against.
@@ -60,16 +61,53 @@ TITLES: dict[str, str] = {
 }
 
 
+# What each problem says in /openapi.json's examples: a detail (and field errors) as the
+# service words it.
+EXAMPLE_DETAILS: dict[str, tuple[str, dict[str, list[str]] | None]] = {
+    "validation-error": (INVALID, {"amount": ['Must be a decimal string such as "12.50".']}),
+    "malformed-request": ("The request body is not valid JSON.", None),
+    "unauthorized": ("Unknown or revoked API key.", None),
+    "forbidden": ("Role partner may not do this.", None),
+    "not-found": ("member m-1001 not found", None),
+    "idempotency-conflict": (
+        "transaction_id pos-1001 was already used with a different request",
+        None,
+    ),
+    "already-reversed": ("accrual pos-1001 is already fully reversed", None),
+    "insufficient-points": ("member m-1001 has 42 points available, not 500", None),
+    "member-not-active": ("member m-1001 is suspended", None),
+    "partner-not-active": ("partner shop-1 is suspended", None),
+    "refund-exceeds-original": ("refund 50.00 exceeds the 42.50 not yet refunded", None),
+    "currency-mismatch": ("partner shop-1 posts in EUR, not USD", None),
+    "occurred-at-out-of-range": ("occurred_at is more than 5 minutes in the future", None),
+    "unavailable": ("The database is unavailable; retry.", None),
+    "projection-lagging": ("The projections have not applied position 1042 yet.", None),
+}
+
+
 def documented_problems(view: Any, *slugs: str) -> None:
     """Record in a view's OpenAPI doc (flask-smorest's `_apidoc`) that it may answer these
-    problems. Each status refers to the problem+json response component of that name
-    (`LedgerApi`).
+    problems: per status, a problem+json response naming its slugs, with an example body of
+    each (Swagger UI offers them in a list).
     """
     manual = view.__dict__.setdefault("_apidoc", {}).setdefault("manual_doc", {})
     responses = manual.setdefault("responses", {})
     for slug in slugs:
         status = STATUS_BY_SLUG[slug]
-        responses[status] = HTTPStatus(status).name
+        response = responses.get(status)
+        if not isinstance(response, dict):  # unset, or a component's name
+            response = responses[status] = {
+                "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA}, "examples": {}}}
+            }
+        examples = response["content"][PROBLEM_JSON]["examples"]
+        detail, errors = EXAMPLE_DETAILS.get(slug, (TITLES.get(slug, slug), None))
+        examples[slug] = {
+            "summary": TITLES.get(slug, slug),
+            "value": problem_body(slug, detail, errors),
+        }
+        response["description"] = f"{HTTPStatus(status).phrase}. " + " ".join(
+            f"`{name}`: {TITLES.get(name, name)}." for name in sorted(examples)
+        )
 
 
 class Problem(Exception):

@@ -86,8 +86,9 @@ def write_response(outcome: Outcome, schema: Schema, created: bool = True) -> Re
     return response
 
 
-def documented_write(blp: Blueprint, schema: type[Schema]) -> Callable[[V], V]:
-    """Document a write: 201 with the new resource, 200 when it is an idempotent replay."""
+def documented_write(blp: Blueprint, schema: type[Schema], *problems: str) -> Callable[[V], V]:
+    """Document a write: 201 with the new resource, 200 when it is an idempotent replay, 409
+    when the same id came with another body, and the problems its rules may answer."""
 
     def decorate(view: V) -> V:
         replay = blp.alt_response(
@@ -97,7 +98,7 @@ def documented_write(blp: Blueprint, schema: type[Schema]) -> Callable[[V], V]:
             headers={REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}},
         )
         documented = blp.response(201, schema)(replay(view))
-        documented_problems(documented, "not-found", "idempotency-conflict")
+        documented_problems(documented, "idempotency-conflict", *problems)
         return cast(V, documented)
 
     return decorate

@@ -27,6 +27,7 @@ blp = Blueprint(
 
 
 @blp.route("/program", methods=["GET"])
+@blp.doc(operationId="getProgram")
 @require_roles(*ROLES)
 @blp.response(200, schemas.ProgramSchema)
 def program() -> dict[str, Any]:
@@ -35,6 +36,7 @@ def program() -> dict[str, Any]:
 
 
 @blp.route("/program", methods=["PUT"])
+@blp.doc(operationId="replaceProgram")
 @require_roles("admin")
 @blp.arguments(schemas.ProgramSchema)
 @blp.response(200, schemas.ProgramSchema)
@@ -44,6 +46,7 @@ def configure_program(rules: ProgramRules) -> dict[str, Any]:
 
 
 @blp.route("/partners", methods=["POST"])
+@blp.doc(operationId="registerPartner")
 @require_roles("admin")
 @blp.arguments(schemas.PartnerRequestSchema)
 @documented_write(blp, schemas.PartnerSchema)
@@ -53,6 +56,7 @@ def register_partner(terms: PartnerTerms) -> Response:
 
 
 @blp.route("/partners/<partner_id>", methods=["GET"])
+@blp.doc(operationId="getPartner")
 @require_roles("admin")
 @blp.response(200, schemas.PartnerSchema)
 def partner(partner_id: str) -> dict[str, Any]:
@@ -61,6 +65,7 @@ def partner(partner_id: str) -> dict[str, Any]:
 
 
 @blp.route("/partners/<partner_id>/suspend", methods=["POST"])
+@blp.doc(operationId="suspendPartner")
 @require_roles("admin")
 @blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.PartnerSchema)
@@ -71,6 +76,8 @@ def suspend_partner(_: dict[str, Any], partner_id: str) -> Response:
 
 
 @blp.route("/keys", methods=["POST"])
+@blp.doc(operationId="issueKey")
+@blp.problems("not-found")
 @require_roles("admin")
 @blp.arguments(schemas.KeyRequestSchema)
 @blp.response(201, schemas.KeySchema)
@@ -81,6 +88,7 @@ def issue_key(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/keys/<key_id>", methods=["DELETE"])
+@blp.doc(operationId="revokeKey")
 @require_roles("admin")
 @blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(204)
@@ -90,9 +98,10 @@ def revoke_key(_: dict[str, Any], key_id: str) -> None:
 
 
 @blp.route("/members/<member_id>/adjustments", methods=["POST"])
+@blp.doc(operationId="createAdjustment")
 @require_roles("admin")
 @blp.arguments(schemas.AdjustmentRequestSchema)
-@documented_write(blp, schemas.AdjustmentSchema)
+@documented_write(blp, schemas.AdjustmentSchema, "member-not-active", "insufficient-points")
 def adjust(data: dict[str, Any], member_id: str) -> Response:
     """Credit or debit points by hand (idempotent on adjustment_id)."""
     outcome = current_ledger().adjust(Adjust(member_id=member_id, **data))
@@ -105,6 +114,8 @@ def _change_status(member_id: str, action: str) -> Response:
 
 
 @blp.route("/members/<member_id>/suspend", methods=["POST"])
+@blp.doc(operationId="suspendMember")
+@blp.problems("member-not-active")
 @require_roles("admin")
 @blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.MemberSchema)
@@ -114,6 +125,8 @@ def suspend_member(_: dict[str, Any], member_id: str) -> Response:
 
 
 @blp.route("/members/<member_id>/reactivate", methods=["POST"])
+@blp.doc(operationId="reactivateMember")
+@blp.problems("member-not-active")
 @require_roles("admin")
 @blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.MemberSchema)
@@ -123,6 +136,7 @@ def reactivate_member(_: dict[str, Any], member_id: str) -> Response:
 
 
 @blp.route("/members/<member_id>/close", methods=["POST"])
+@blp.doc(operationId="closeMember")
 @require_roles("admin")
 @blp.arguments(schemas.NoBodySchema, required=False)
 @blp.response(200, schemas.MemberSchema)
@@ -132,6 +146,7 @@ def close_member(_: dict[str, Any], member_id: str) -> Response:
 
 
 @blp.route("/sweeps", methods=["POST"])
+@blp.doc(operationId="runSweep")
 @require_roles("admin")
 @blp.arguments(schemas.SweepRequestSchema)
 @blp.response(200, schemas.SweepSchema)

@@ -27,9 +27,22 @@ ROLES = ("auditor", "admin")
 
 
 class EventsArgs(Consistency):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=reads.MAX_LIMIT))
-    cursor = fields.String()
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0),
+        metadata={"description": "List the events after this log position (0: from the start)."},
+    )
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=reads.MAX_LIMIT),
+        metadata={"description": "Events per page (1 to 1000)."},
+    )
+    cursor = fields.String(
+        metadata={
+            "description": "The next_cursor of the previous page: continues that listing "
+            "(after is then ignored)."
+        }
+    )
 
 
 def hashed(
@@ -45,6 +58,7 @@ def hashed(
 
 
 @blp.route("/events", methods=["GET"])
+@blp.doc(operationId="listEvents")
 @require_roles(*ROLES)
 @blp.arguments(EventsArgs, location="query")
 @blp.response(200, rs.EventPageSchema)
@@ -69,6 +83,7 @@ def events(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/members/<member_id>/events", methods=["GET"])
+@blp.doc(operationId="listMemberEvents")
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.MemberEventsSchema)
@@ -84,6 +99,7 @@ def member_events(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/audit/digest", methods=["GET"])
+@blp.doc(operationId="getAuditDigest")
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.DigestSchema)
@@ -93,6 +109,7 @@ def digest(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/audit/verify", methods=["GET"])
+@blp.doc(operationId="verifyAudit")
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.VerifySchema)

@@ -45,12 +45,17 @@ class PeriodArgs(Consistency):
     start = Instant(
         data_key="from",
         required=True,
-        metadata={"description": "start of the period (inclusive), on recorded time"},
+        metadata={
+            "description": "Start of the period (inclusive), on recorded time: any RFC 3339 "
+            "instant with an offset, or a date (its midnight UTC)."
+        },
     )
     end = Instant(
         data_key="to",
         required=True,
-        metadata={"description": "end of the period (exclusive), on recorded time"},
+        metadata={
+            "description": "End of the period (exclusive), on recorded time; not before from."
+        },
     )
 
     @validates_schema
@@ -60,10 +65,16 @@ class PeriodArgs(Consistency):
 
 
 class AsOfArgs(Consistency):
-    as_of = Timestamp()
+    as_of = Timestamp(
+        metadata={
+            "description": "RFC 3339 instant with an offset: the figures as recorded at it "
+            "(replayed); default now."
+        }
+    )
 
 
 @blp.route("/settlement", methods=["GET"])
+@blp.doc(operationId="getSettlementReport")
 @require_roles(*ROLES)
 @blp.arguments(PeriodArgs, location="query")
 @blp.response(200, rs.SettlementSchema)
@@ -75,6 +86,7 @@ def settlement(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/liability", methods=["GET"])
+@blp.doc(operationId="getLiabilityReport")
 @require_roles(*ROLES)
 @blp.arguments(AsOfArgs, location="query")
 @blp.response(200, rs.LiabilitySchema)
@@ -85,6 +97,7 @@ def liability(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/breakage", methods=["GET"])
+@blp.doc(operationId="getBreakageReport")
 @require_roles(*ROLES)
 @blp.arguments(PeriodArgs, location="query")
 @blp.response(200, rs.BreakageSchema)
@@ -96,6 +109,7 @@ def breakage(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/trial-balance", methods=["GET"])
+@blp.doc(operationId="getTrialBalance")
 @require_roles(*ROLES)
 @blp.arguments(AsOfArgs, location="query")
 @blp.response(200, rs.TrialBalanceSchema)
@@ -105,6 +119,7 @@ def trial_balance(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/tiers", methods=["GET"])
+@blp.doc(operationId="getTierReport")
 @require_roles(*ROLES)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.TierReportSchema)

@@ -20,7 +20,7 @@ RETRY_AFTER = {"Retry-After": "2"}
 
 
 @blp.route("/healthz")
-@blp.doc(security=[])
+@blp.doc(operationId="getHealth", security=[])
 @blp.response(200, StatusSchema)
 def healthz() -> dict[str, Any]:
     """The process is up (says nothing about the database)."""
@@ -28,7 +28,8 @@ def healthz() -> dict[str, Any]:
 
 
 @blp.route("/readyz")
-@blp.doc(security=[])
+@blp.doc(operationId="getReadiness", security=[])
+@blp.problems("unavailable")
 @blp.response(200, StatusSchema)
 def readyz() -> dict[str, Any]:
     """The database answers and every migration is applied; else 503 `unavailable`."""
@@ -49,6 +50,7 @@ def readyz() -> dict[str, Any]:
 
 @blp.route("/metrics")
 @blp.doc(
+    operationId="getMetrics",
     security=[],
     responses={
         "200": {

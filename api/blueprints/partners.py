@@ -28,54 +28,69 @@ blp = Blueprint(
     "Role partner; an admin acts for any partner by adding partner_id.",
 )
 WRITERS = ("partner", "admin")
+# What every partner operation's rules may refuse: an unknown member or partner, a member
+# no longer active, a suspended partner, occurred_at out of range.
+PARTNER_RULES = ("not-found", "member-not-active", "partner-not-active", "occurred-at-out-of-range")
 
 
 @blp.route("/members", methods=["POST"])
+@blp.doc(operationId="enrollMember")
 @require_roles(*WRITERS)
 @blp.arguments(schemas.EnrollRequestSchema)
-@documented_write(blp, schemas.MemberSchema)
+@documented_write(blp, schemas.MemberSchema, "not-found", "partner-not-active")
 def enroll(data: dict[str, Any]) -> Response:
     """Enroll a member (idempotent on member_id, coalition-wide)."""
     return execute_write("enroll", data)
 
 
 @blp.route("/accruals", methods=["POST"])
+@blp.doc(operationId="createAccrual")
 @require_roles(*WRITERS)
 @blp.arguments(schemas.AccrualRequestSchema)
-@documented_write(blp, schemas.AccrualSchema)
+@documented_write(blp, schemas.AccrualSchema, *PARTNER_RULES, "currency-mismatch")
 def accrue(data: dict[str, Any]) -> Response:
     """Post an accrual (points earned on a purchase)."""
     return execute_write("accrue", data)
 
 
 @blp.route("/redemptions", methods=["POST"])
+@blp.doc(operationId="createRedemption")
 @require_roles(*WRITERS)
 @blp.arguments(schemas.RedemptionRequestSchema)
-@documented_write(blp, schemas.RedemptionSchema)
+@documented_write(blp, schemas.RedemptionSchema, *PARTNER_RULES, "insufficient-points")
 def redeem(data: dict[str, Any]) -> Response:
     """Redeem available points."""
     return execute_write("redeem", data)
 
 
 @blp.route("/accruals/<transaction_id>/reversals", methods=["POST"])
+@blp.doc(operationId="reverseAccrual")
 @require_roles(*WRITERS)
 @blp.arguments(schemas.AccrualReversalRequestSchema)
-@documented_write(blp, schemas.AccrualReversalSchema)
+@documented_write(
+    blp,
+    schemas.AccrualReversalSchema,
+    *PARTNER_RULES,
+    "already-reversed",
+    "refund-exceeds-original",
+)
 def reverse_accrual(data: dict[str, Any], transaction_id: str) -> Response:
     """Reverse an accrual, wholly or in part (a return)."""
     return execute_write("reverse_accrual", data, original_transaction_id=transaction_id)
 
 
 @blp.route("/redemptions/<transaction_id>/reversals", methods=["POST"])
+@blp.doc(operationId="reverseRedemption")
 @require_roles(*WRITERS)
 @blp.arguments(schemas.RedemptionReversalRequestSchema)
-@documented_write(blp, schemas.RedemptionReversalSchema)
+@documented_write(blp, schemas.RedemptionReversalSchema, *PARTNER_RULES, "already-reversed")
 def reverse_redemption(data: dict[str, Any], transaction_id: str) -> Response:
     """Cancel a redemption: its points come back (once)."""
     return execute_write("reverse_redemption", data, original_transaction_id=transaction_id)
 
 
 @blp.route("/batches", methods=["POST"])
+@blp.doc(operationId="submitBatch")
 @require_roles(*WRITERS)
 @blp.arguments(schemas.BatchRequestSchema)
 @blp.response(200, schemas.BatchSchema)
@@ -93,6 +108,7 @@ def batch(data: dict[str, Any]) -> Response:
 
 
 @blp.route("/transactions/<transaction_id>", methods=["GET"])
+@blp.doc(operationId="getTransaction")
 @require_roles(*WRITERS)
 @blp.arguments(schemas.PartnerQuerySchema, location="query")
 @blp.response(200, schemas.TransactionSchema)

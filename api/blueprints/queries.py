@@ -88,30 +88,56 @@ class Consistency(Schema):
     min_position = fields.Integer(
         validate=validate.Range(min=0),
         metadata={
-            "description": "wait (up to 5 s) until the projections applied this log position"
+            "description": "A write's `position`: wait (up to 5 s) until the projections have "
+            "applied this log position, else 503 projection-lagging with Retry-After."
         },
     )
 
 
 class BalanceArgs(Consistency):
-    as_of = Timestamp(metadata={"description": "replay the member's events recorded by then"})
+    as_of = Timestamp(
+        metadata={
+            "description": "RFC 3339 instant with an offset: replay the member's events "
+            "recorded at or before it (recorded time, not occurred_at)."
+        }
+    )
 
 
 class StatementArgs(Consistency):
-    start = Timestamp(data_key="from")
-    end = Timestamp(data_key="to")
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=reads.MAX_LIMIT))
-    cursor = fields.String()
+    start = Timestamp(
+        data_key="from",
+        metadata={"description": "Only lines recorded at or after this instant (RFC 3339)."},
+    )
+    end = Timestamp(
+        data_key="to",
+        metadata={"description": "Only lines recorded before this instant (RFC 3339)."},
+    )
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=reads.MAX_LIMIT),
+        metadata={"description": "Lines per page (1 to 1000)."},
+    )
+    cursor = fields.String(
+        metadata={
+            "description": "The next_cursor of the previous page: continues that listing "
+            "(the other filters are then ignored)."
+        }
+    )
 
 
 class ExpiringArgs(Consistency):
-    within_days = fields.Integer(load_default=90, validate=validate.Range(min=0, max=36_500))
+    within_days = fields.Integer(
+        load_default=90,
+        validate=validate.Range(min=0, max=36_500),
+        metadata={"description": "List the points expiring within this many days from now."},
+    )
 
 
 # --------------------------------------------------------------------- endpoints
 
 
 @blp.route("/members/<member_id>", methods=["GET"])
+@blp.doc(operationId="getMember")
 @require_roles(*TILL_READERS)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.MemberViewSchema)
@@ -124,6 +150,7 @@ def member(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/members/<member_id>/balance", methods=["GET"])
+@blp.doc(operationId="getMemberBalance")
 @require_roles(*TILL_READERS)
 @blp.arguments(BalanceArgs, location="query")
 @blp.response(200, rs.BalanceViewSchema)
@@ -145,6 +172,7 @@ def balance(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/members/<member_id>/statement", methods=["GET"])
+@blp.doc(operationId="getMemberStatement")
 @require_roles(*READERS)
 @blp.arguments(StatementArgs, location="query")
 @blp.response(200, rs.StatementSchema)
@@ -163,6 +191,7 @@ def statement(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/members/<member_id>/tier", methods=["GET"])
+@blp.doc(operationId="getMemberTier")
 @require_roles(*TILL_READERS)
 @blp.arguments(Consistency, location="query")
 @blp.response(200, rs.TierViewSchema)
@@ -176,6 +205,7 @@ def tier(args: dict[str, Any], member_id: str) -> Any:
 
 
 @blp.route("/members/<member_id>/expiring", methods=["GET"])
+@blp.doc(operationId="getMemberExpiringPoints")
 @require_roles(*TILL_READERS)
 @blp.arguments(ExpiringArgs, location="query")
 @blp.response(200, rs.ExpiringSchema)

@@ -148,24 +148,76 @@ def test_metrics_documents_its_text_body(spec: dict[str, Any]) -> None:
     assert "text/plain" in spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
 
 
-# API.md's problems, by the statuses each endpoint can answer (besides 422 and the default).
-DOCUMENTED_PROBLEMS: dict[tuple[str, str], set[str]] = {
-    ("post", "/v1/accruals"): {"400", "401", "403", "404", "409", "503"},
-    ("post", "/v1/redemptions/{transaction_id}/reversals"): {
-        "400",
-        "401",
-        "403",
-        "404",
-        "409",
-        "503",
-    },
-    ("post", "/v1/batches"): {"400", "401", "403", "503"},
-    ("get", "/v1/members/{member_id}/balance"): {"401", "403", "404", "503"},
-    ("get", "/v1/transactions/{transaction_id}"): {"401", "403", "404", "503"},
-    ("get", "/v1/program"): {"401", "403", "503"},
-    ("get", "/healthz"): set(),
+# API.md's problems each endpoint can answer, by status (the default response aside).
+AUTH = {"401": {"unauthorized"}, "403": {"forbidden"}}
+PARTNER_WRITE = {
+    **AUTH,
+    "400": {"malformed-request"},
+    "404": {"not-found"},
+    "503": {"unavailable"},
 }
-PROBLEM_STATUSES = {"400", "401", "403", "404", "409", "503"}
+DOCUMENTED_PROBLEMS: dict[tuple[str, str], dict[str, set[str]]] = {
+    ("post", "/v1/accruals"): {
+        **PARTNER_WRITE,
+        "409": {"idempotency-conflict"},
+        "422": {
+            "validation-error",
+            "member-not-active",
+            "partner-not-active",
+            "currency-mismatch",
+            "occurred-at-out-of-range",
+        },
+    },
+    ("post", "/v1/redemptions"): {
+        **PARTNER_WRITE,
+        "409": {"idempotency-conflict"},
+        "422": {
+            "validation-error",
+            "member-not-active",
+            "partner-not-active",
+            "insufficient-points",
+            "occurred-at-out-of-range",
+        },
+    },
+    ("post", "/v1/redemptions/{transaction_id}/reversals"): {
+        **PARTNER_WRITE,
+        "409": {"idempotency-conflict", "already-reversed"},
+        "422": {
+            "validation-error",
+            "member-not-active",
+            "partner-not-active",
+            "occurred-at-out-of-range",
+        },
+    },
+    ("post", "/v1/partners"): {
+        **AUTH,
+        "400": {"malformed-request"},
+        "409": {"idempotency-conflict"},
+        "422": {"validation-error"},
+        "503": {"unavailable"},
+    },
+    ("post", "/v1/batches"): {
+        **AUTH,
+        "400": {"malformed-request"},
+        "422": {"validation-error"},
+        "503": {"unavailable"},
+    },
+    ("get", "/v1/members/{member_id}/balance"): {
+        "401": {"unauthorized"},
+        "404": {"not-found"},
+        "422": {"validation-error"},
+        "503": {"unavailable", "projection-lagging"},
+    },
+    ("get", "/v1/transactions/{transaction_id}"): {
+        **AUTH,
+        "404": {"not-found"},
+        "422": {"validation-error"},
+        "503": {"unavailable"},
+    },
+    ("get", "/v1/program"): {"401": {"unauthorized"}, "503": {"unavailable"}},
+    ("get", "/readyz"): {"503": {"unavailable"}},
+    ("get", "/healthz"): {},
+}
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(DOCUMENTED_PROBLEMS))
@@ -173,11 +225,16 @@ def test_each_endpoint_documents_the_problems_it_answers(
     spec: dict[str, Any], method: str, path: str
 ) -> None:
     responses = spec["paths"][path][method]["responses"]
-    assert set(responses) & PROBLEM_STATUSES == DOCUMENTED_PROBLEMS[(method, path)]
-    for status in DOCUMENTED_PROBLEMS[(method, path)]:
-        name = responses[status]["$ref"].rsplit("/", 1)[1]
-        content = spec["components"]["responses"][name]["content"]
-        assert set(content) == {"application/problem+json"}
-        assert content["application/problem+json"]["schema"] == {
-            "$ref": "#/components/schemas/Problem"
-        }
+    problems = {status: r for status, r in responses.items() if status[0] in "45"}
+    documented = {
+        status: set(r["content"]["application/problem+json"]["examples"])
+        for status, r in problems.items()
+    }
+    assert documented == DOCUMENTED_PROBLEMS[(method, path)]
+    for status, response in problems.items():
+        content = response["content"]["application/problem+json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
+        for slug, example in content["examples"].items():
+            assert example["value"]["type"] == f"https://loyalty-ledger.dev/problems/{slug}"
+            assert example["value"]["status"] == int(status)
+            assert f"`{slug}`" in response["description"]
