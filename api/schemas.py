@@ -220,27 +220,55 @@ def _text(maximum: int, **kwargs: Any) -> fields.String:
 class ProblemSchema(WireSchema):
     """RFC 9457 problem details."""
 
-    type = Text(required=True)
-    title = Text(required=True)
-    status = fields.Integer(required=True)
-    detail = Text(required=True)
-    errors = fields.Dict(keys=Text(), values=fields.List(Text()))
+    type = Text(
+        required=True,
+        metadata={
+            "description": "https://loyalty-ledger.dev/problems/<slug>: the slug is what a "
+            "client codes against."
+        },
+    )
+    title = Text(required=True, metadata={"description": "The slug's fixed summary."})
+    status = fields.Integer(required=True, metadata={"description": "The HTTP status."})
+    detail = Text(required=True, metadata={"description": "What went wrong in this request."})
+    errors = fields.Dict(
+        keys=Text(),
+        values=fields.List(Text()),
+        metadata={
+            "description": "validation-error only: the messages per field (nested fields as "
+            '"tiers.0.code").'
+        },
+    )
 
 
 class BalanceSchema(WireSchema):
-    available = fields.Integer(required=True, metadata={"description": "negative = debt"})
-    pending = fields.Integer(required=True)
-    tier = Text(required=True)
+    available = fields.Integer(
+        required=True,
+        metadata={"description": "Points redeemable now; negative = debt (points)."},
+    )
+    pending = fields.Integer(
+        required=True, metadata={"description": "Points earned, not yet available (points)."}
+    )
+    tier = Text(required=True, metadata={"description": "Code of the tier held now."})
 
 
 class MemberWriteSchema(WireSchema):
     """What every write on a member adds: the exact balance after it, and its log position."""
 
-    balance = fields.Nested(BalanceSchema, required=True)
+    balance = fields.Nested(
+        BalanceSchema,
+        required=True,
+        metadata={
+            "description": "The member's balance right after this operation, read from the "
+            "member itself (exact, not the projection)."
+        },
+    )
     position = fields.Integer(
         required=True,
         allow_none=True,
-        metadata={"description": "log position of the operation's last event (null: none)"},
+        metadata={
+            "description": "Log position of the operation's last event: pass it as "
+            "?min_position= to read your own write (null: no event written)."
+        },
     )
 
 
@@ -250,7 +278,10 @@ class NoBodySchema(WireSchema):
 
 class PartnerField(WireSchema):
     partner_id = Id(
-        metadata={"description": "admin: the partner to act for; a partner key: its own or absent"}
+        metadata={
+            "description": "An admin key: the partner to act for (required). A partner key: "
+            "absent, or its own partner_id (another's is 403)."
+        }
     )
 
 
@@ -258,21 +289,67 @@ class PartnerField(WireSchema):
 
 
 class TierSchema(WireSchema):
-    code = Id(required=True)
-    name = _text(100, required=True)
-    threshold = DecimalString(required=True)
-    multiplier = DecimalString(required=True, positive=True)
+    code = Id(required=True, metadata={"description": "The tier's code, e.g. silver."})
+    name = _text(100, required=True, metadata={"description": "Display name, 1 to 100 characters."})
+    threshold = DecimalString(
+        required=True,
+        metadata={
+            "description": "Qualifying spend (net accrual amounts occurred in the trailing 365 "
+            "days, program currency) from which a member holds the tier. The lowest tier: 0."
+        },
+    )
+    multiplier = DecimalString(
+        required=True,
+        positive=True,
+        metadata={
+            "description": "The tier_multiplier of accruals: points = floor(amount x earn_rate "
+            "x multiplier) + bonus_points. Greater than 0."
+        },
+    )
 
 
 class ProgramSchema(WireSchema):
-    currency = Currency(required=True)
-    points_lifetime_months = Points(required=True, minimum=1, maximum=1200)
-    max_backdate_days = Points(required=True, maximum=MAX_DAYS)
-    point_value = DecimalString(required=True)
-    tiers = fields.List(
-        fields.Nested(TierSchema), required=True, validate=validate.Length(min=1, max=50)
+    currency = Currency(
+        required=True,
+        metadata={"description": "ISO 4217 code of the program currency (every report's)."},
     )
-    enrollment_bonus_points = Points(required=True)
+    points_lifetime_months = Points(
+        required=True,
+        minimum=1,
+        maximum=1200,
+        metadata={
+            "description": "A lot expires at the start of the month after its occurred_at's "
+            "month plus this many months (months, 1 to 1200)."
+        },
+    )
+    max_backdate_days = Points(
+        required=True,
+        maximum=MAX_DAYS,
+        metadata={
+            "description": "How far in the past a partner operation's occurred_at may lie "
+            "(days), else occurred-at-out-of-range."
+        },
+    )
+    point_value = DecimalString(
+        required=True,
+        metadata={
+            "description": "What one point is worth in the program currency: the liability "
+            "report's value = outstanding points x point_value."
+        },
+    )
+    tiers = fields.List(
+        fields.Nested(TierSchema),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "1 to 50 tiers with distinct codes, in any order."},
+    )
+    enrollment_bonus_points = Points(
+        required=True,
+        metadata={
+            "description": "Points every new member gets at enrollment (an operator-funded "
+            "lot; 0: none)."
+        },
+    )
 
     @validates("tiers")
     def _distinct_codes(self, tiers: list[dict[str, Any]], **_: Any) -> None:
@@ -289,15 +366,43 @@ class ProgramSchema(WireSchema):
 
 
 class PartnerRequestSchema(WireSchema):
-    partner_id = Id(required=True)
-    name = _text(200, required=True)
-    currency = Currency(required=True)
-    earn_rate = DecimalString(required=True, metadata={"description": "points per unit spent"})
-    funding_rate = DecimalString(required=True, metadata={"description": "owed per point issued"})
-    reimbursement_rate = DecimalString(
-        required=True, metadata={"description": "reimbursed per point redeemed"}
+    partner_id = Id(
+        required=True, metadata={"description": "The partner's id, chosen by the operator."}
     )
-    pending_days = Points(required=True, maximum=MAX_DAYS)
+    name = _text(200, required=True, metadata={"description": "Display name, 1 to 200 characters."})
+    currency = Currency(
+        required=True,
+        metadata={"description": "ISO 4217 code the partner posts its accruals in."},
+    )
+    earn_rate = DecimalString(
+        required=True,
+        metadata={
+            "description": "Points per currency unit spent: base_points = floor(amount x "
+            "earn_rate)."
+        },
+    )
+    funding_rate = DecimalString(
+        required=True,
+        metadata={
+            "description": "What the partner owes the operator per point it issues (currency "
+            "per point), in settlement's amount_funded."
+        },
+    )
+    reimbursement_rate = DecimalString(
+        required=True,
+        metadata={
+            "description": "What the operator pays the partner per point redeemed there "
+            "(currency per point), in settlement's amount_reimbursed."
+        },
+    )
+    pending_days = Points(
+        required=True,
+        maximum=MAX_DAYS,
+        metadata={
+            "description": "Default days an accrual's points stay pending after occurred_at "
+            "(a return window; 0: available at once)."
+        },
+    )
 
     @post_load
     def _terms(self, data: dict[str, Any], **_: Any) -> PartnerTerms:
@@ -305,161 +410,390 @@ class PartnerRequestSchema(WireSchema):
 
 
 class PartnerSchema(PartnerRequestSchema):
-    status = Text(required=True, metadata={"enum": ["active", "suspended"]})
+    status = Text(
+        required=True,
+        metadata={
+            "enum": ["active", "suspended"],
+            "description": "suspended: every write of the partner is refused (partner-not-active).",
+        },
+    )
 
 
 # ------------------------------------------------------------------------------ keys
 
 
 class KeyRequestSchema(WireSchema):
-    role = Text(required=True, validate=validate.OneOf(ROLES))
-    partner_id = Id(
-        allow_none=True, metadata={"description": "required for, and only for, role partner"}
+    role = Text(
+        required=True,
+        validate=validate.OneOf(ROLES),
+        metadata={
+            "description": "admin: everything; partner: its own writes and member reads; "
+            "auditor: reads, events and audit; finance: reads and reports."
+        },
     )
-    name = _text(200, required=True)
+    partner_id = Id(
+        allow_none=True,
+        metadata={
+            "description": "The partner the key acts for: required for, and only for, role partner."
+        },
+    )
+    name = _text(
+        200,
+        required=True,
+        metadata={"description": "What the key is for, e.g. the till or system using it."},
+    )
 
 
 class KeySchema(WireSchema):
-    key_id = Text(required=True)
-    key = Text(required=True, metadata={"description": "the bearer token; shown only once"})
-    role = Text(required=True)
-    partner_id = Text(required=True, allow_none=True)
-    name = Text(required=True)
+    key_id = Text(
+        required=True,
+        metadata={"description": "The key's id (to revoke it); not a secret."},
+    )
+    key = Text(
+        required=True,
+        metadata={
+            "description": "The bearer token (Authorization: Bearer <key>); shown only in "
+            "this answer, only its hash is stored."
+        },
+    )
+    role = Text(required=True, metadata={"description": "The key's role."})
+    partner_id = Text(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The partner of a partner key; null for other roles."},
+    )
+    name = Text(required=True, metadata={"description": "What the key is for."})
 
 
 # --------------------------------------------------------------------------- members
 
 
 class MemberSchema(MemberWriteSchema):
-    member_id = Text(required=True)
-    status = Text(required=True, metadata={"enum": ["active", "suspended", "closed"]})
-    enrolled_at = Timestamp(required=True)
-    tier = Text(required=True)
+    member_id = Text(required=True, metadata={"description": "The member's id."})
+    status = Text(
+        required=True,
+        metadata={
+            "enum": ["active", "suspended", "closed"],
+            "description": "active: earns and redeems; suspended: no accruals or redemptions "
+            "(reversals and adjustments still apply); closed: final, points forfeited.",
+        },
+    )
+    enrolled_at = Timestamp(required=True, metadata={"description": "When the member joined."})
+    tier = Text(required=True, metadata={"description": "Code of the tier held now."})
 
 
 class EnrollRequestSchema(PartnerField):
-    member_id = Id(required=True)
-    enrolled_at = Timestamp()
-    birth_date = fields.Date()
+    member_id = Id(
+        required=True,
+        metadata={
+            "description": "The member's id, coalition-wide (e.g. the card number); enrolling "
+            "it again with the same body is a replay."
+        },
+    )
+    enrolled_at = Timestamp(
+        metadata={
+            "description": "When the member joined, if earlier than now (RFC 3339 with an "
+            "offset; not in the future). Default now."
+        }
+    )
+    birth_date = fields.Date(
+        metadata={"description": "The member's birth date, YYYY-MM-DD (optional)."}
+    )
 
 
 class AdjustmentRequestSchema(WireSchema):
-    adjustment_id = Id(required=True)
-    points = Points(required=True, minimum=-(10**12), nonzero=True)
-    reason = _text(500, required=True)
-    allow_debt = fields.Boolean(load_default=False)
+    adjustment_id = Id(
+        required=True,
+        metadata={"description": "The adjustment's own id: idempotent like a transaction_id."},
+    )
+    points = Points(
+        required=True,
+        minimum=-(10**12),
+        nonzero=True,
+        metadata={
+            "description": "Signed, not 0: positive credits an operator-funded lot (standard "
+            "expiry from now); negative consumes available points like a redemption."
+        },
+    )
+    reason = _text(
+        500,
+        required=True,
+        metadata={"description": "Why (kept in the event and the statement), 1 to 500 characters."},
+    )
+    allow_debt = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "A debit beyond available: true leaves the member in debt, false "
+            "(default) refuses it with insufficient-points."
+        },
+    )
 
 
 class AdjustmentSchema(MemberWriteSchema):
-    adjustment_id = Text(required=True)
-    member_id = Text(required=True)
-    points = fields.Integer(required=True)
-    reason = Text(required=True)
-    recorded_at = Timestamp(required=True)
+    adjustment_id = Text(required=True, metadata={"description": "The adjustment's id."})
+    member_id = Text(required=True, metadata={"description": "The member adjusted."})
+    points = fields.Integer(required=True, metadata={"description": "Signed points, as asked."})
+    reason = Text(required=True, metadata={"description": "Why, as given."})
+    recorded_at = Timestamp(required=True, metadata={"description": "When it was recorded."})
 
 
 class SweepRequestSchema(WireSchema):
-    as_of = Timestamp(metadata={"description": "default now; must not be in the future"})
+    as_of = Timestamp(
+        metadata={
+            "description": "Emit what is due at this instant (RFC 3339 with an offset); "
+            "default now; not in the future."
+        }
+    )
 
 
 class SweepSchema(WireSchema):
-    as_of = Timestamp(required=True)
-    activated_points = fields.Integer(required=True)
-    expired_points = fields.Integer(required=True)
-    members_touched = fields.Integer(required=True)
-    tier_changes = fields.Integer(required=True)
-    position = fields.Integer(required=True, allow_none=True)
+    as_of = Timestamp(required=True, metadata={"description": "The instant swept to."})
+    activated_points = fields.Integer(
+        required=True, metadata={"description": "Pending points made available."}
+    )
+    expired_points = fields.Integer(required=True, metadata={"description": "Points expired."})
+    members_touched = fields.Integer(
+        required=True, metadata={"description": "Members with at least one event written."}
+    )
+    tier_changes = fields.Integer(required=True, metadata={"description": "Tier downgrades."})
+    position = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Log position of the last event written; null: none."},
+    )
 
 
 # -------------------------------------------------------------------- partner writes
 
 
 class AccrualRequestSchema(PartnerField):
-    transaction_id = Id(required=True)
-    member_id = Id(required=True)
-    amount = DecimalString(required=True, positive=True)
-    currency = Currency(required=True)
-    occurred_at = Timestamp(required=True)
-    pending_days = Points(maximum=MAX_DAYS)
-    bonus_points = Points(load_default=0)
+    transaction_id = Id(
+        required=True,
+        metadata={
+            "description": "The partner's id of this purchase, unique across all its "
+            "operations: a retry with the same body is a replay, another body 409."
+        },
+    )
+    member_id = Id(required=True, metadata={"description": "The member earning."})
+    amount = DecimalString(
+        required=True,
+        positive=True,
+        metadata={
+            "description": "The purchase amount: greater than 0, at most the currency's minor "
+            "digits (EUR: 2)."
+        },
+    )
+    currency = Currency(
+        required=True,
+        metadata={"description": "ISO 4217 code; must be the partner's (currency-mismatch)."},
+    )
+    occurred_at = Timestamp(
+        required=True,
+        metadata={
+            "description": "When the purchase happened (RFC 3339 with an offset): at most 5 "
+            "minutes ahead, at most max_backdate_days back."
+        },
+    )
+    pending_days = Points(
+        maximum=MAX_DAYS,
+        metadata={
+            "description": "Days the points stay pending after occurred_at; default the "
+            "partner's pending_days."
+        },
+    )
+    bonus_points = Points(
+        load_default=0,
+        metadata={
+            "description": "Extra points the partner grants (and funds) on top, added after "
+            "the floor; default 0."
+        },
+    )
 
 
 class AccrualSchema(MemberWriteSchema):
-    accrual_id = Text(required=True)
-    transaction_id = Text(required=True)
-    partner_id = Text(required=True)
-    member_id = Text(required=True)
-    amount = DecimalString(required=True)
-    currency = Text(required=True)
-    points = fields.Integer(required=True)
-    base_points = fields.Integer(required=True)
-    tier_multiplier = DecimalString(required=True)
-    bonus_points = fields.Integer(required=True)
-    status = Text(required=True, metadata={"enum": ["pending", "available"]})
-    available_at = Timestamp(required=True)
-    expires_at = Timestamp(required=True)
-    recorded_at = Timestamp(required=True)
+    accrual_id = Text(required=True, metadata={"description": "The ledger's id of the accrual."})
+    transaction_id = Text(required=True, metadata={"description": "The partner's id, as sent."})
+    partner_id = Text(required=True, metadata={"description": "The partner that accrued."})
+    member_id = Text(required=True, metadata={"description": "The member credited."})
+    amount = DecimalString(required=True, metadata={"description": "The purchase amount."})
+    currency = Text(required=True, metadata={"description": "The amount's currency."})
+    points = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Points credited: floor(amount x earn_rate x tier_multiplier) + "
+            "bonus_points."
+        },
+    )
+    base_points = fields.Integer(
+        required=True, metadata={"description": "floor(amount x earn_rate), before the tier."}
+    )
+    tier_multiplier = DecimalString(
+        required=True,
+        metadata={"description": "The multiplier of the tier held before this accrual."},
+    )
+    bonus_points = fields.Integer(required=True, metadata={"description": "As sent (default 0)."})
+    status = Text(
+        required=True,
+        metadata={
+            "enum": ["pending", "available"],
+            "description": "pending until available_at, then available (redeemable).",
+        },
+    )
+    available_at = Timestamp(required=True, metadata={"description": "occurred_at + pending days."})
+    expires_at = Timestamp(
+        required=True,
+        metadata={
+            "description": "Start of the month after occurred_at's month + the program's "
+            "points_lifetime_months."
+        },
+    )
+    recorded_at = Timestamp(required=True, metadata={"description": "When it was recorded."})
 
 
 class RedemptionRequestSchema(PartnerField):
-    transaction_id = Id(required=True)
-    member_id = Id(required=True)
-    points = Points(required=True, minimum=1)
-    occurred_at = Timestamp(required=True)
-    description = _text(500)
+    transaction_id = Id(
+        required=True,
+        metadata={
+            "description": "The partner's id of this redemption, unique across all its "
+            "operations (idempotent)."
+        },
+    )
+    member_id = Id(required=True, metadata={"description": "The member redeeming."})
+    points = Points(
+        required=True,
+        minimum=1,
+        metadata={"description": "Points to redeem: at least 1, at most available."},
+    )
+    occurred_at = Timestamp(
+        required=True,
+        metadata={
+            "description": "When it happened (RFC 3339 with an offset): at most 5 minutes "
+            "ahead, at most max_backdate_days back."
+        },
+    )
+    description = _text(
+        500, metadata={"description": "What was bought with the points (optional, 1 to 500)."}
+    )
 
 
 class LotPortionSchema(WireSchema):
-    lot_id = Text(required=True)
-    points = fields.Integer(required=True)
+    lot_id = Text(required=True, metadata={"description": "The lot points were taken from."})
+    points = fields.Integer(required=True, metadata={"description": "Points taken from it."})
 
 
 class RedemptionSchema(MemberWriteSchema):
-    redemption_id = Text(required=True)
-    transaction_id = Text(required=True)
-    partner_id = Text(required=True)
-    member_id = Text(required=True)
-    points = fields.Integer(required=True)
-    lots = fields.List(fields.Nested(LotPortionSchema), required=True)
-    reimbursement_amount = DecimalString(required=True)
-    recorded_at = Timestamp(required=True)
+    redemption_id = Text(
+        required=True, metadata={"description": "The ledger's id of the redemption."}
+    )
+    transaction_id = Text(required=True, metadata={"description": "The partner's id, as sent."})
+    partner_id = Text(required=True, metadata={"description": "The redeeming partner."})
+    member_id = Text(required=True, metadata={"description": "The member debited."})
+    points = fields.Integer(required=True, metadata={"description": "Points redeemed."})
+    lots = fields.List(
+        fields.Nested(LotPortionSchema),
+        required=True,
+        metadata={"description": "The lots consumed, soonest expiry first."},
+    )
+    reimbursement_amount = DecimalString(
+        required=True,
+        metadata={
+            "description": "Owed to the partner: points x reimbursement_rate, rounded half-up "
+            "to the minor unit."
+        },
+    )
+    recorded_at = Timestamp(required=True, metadata={"description": "When it was recorded."})
 
 
 class AccrualReversalRequestSchema(PartnerField):
-    transaction_id = Id(required=True, metadata={"description": "the return's own id"})
-    refund_amount = DecimalString(
-        positive=True, metadata={"description": "absent: all that is left"}
+    transaction_id = Id(
+        required=True,
+        metadata={
+            "description": "The return's own transaction id (not the accrual's, which is in "
+            "the path); idempotent."
+        },
     )
-    occurred_at = Timestamp(required=True)
-    reason = _text(500)
+    refund_amount = DecimalString(
+        positive=True,
+        metadata={
+            "description": "Amount refunded, at most what is not yet refunded: points "
+            "reversed = floor(points x refund_amount / amount). Absent: all that is left."
+        },
+    )
+    occurred_at = Timestamp(
+        required=True,
+        metadata={
+            "description": "When the return happened (RFC 3339 with an offset): at most 5 "
+            "minutes ahead, at most max_backdate_days back."
+        },
+    )
+    reason = _text(500, metadata={"description": "Why (optional, 1 to 500 characters)."})
 
 
 class AccrualReversalSchema(MemberWriteSchema):
-    reversal_id = Text(required=True)
-    transaction_id = Text(required=True)
-    accrual_transaction_id = Text(required=True)
-    partner_id = Text(required=True)
-    member_id = Text(required=True)
-    points_reversed = fields.Integer(required=True)
-    refund_amount = DecimalString(required=True)
-    debt_created = fields.Integer(required=True)
-    recorded_at = Timestamp(required=True)
+    reversal_id = Text(required=True, metadata={"description": "The ledger's id of the reversal."})
+    transaction_id = Text(required=True, metadata={"description": "The return's id, as sent."})
+    accrual_transaction_id = Text(
+        required=True, metadata={"description": "The accrual reversed (its transaction id)."}
+    )
+    partner_id = Text(required=True, metadata={"description": "The partner."})
+    member_id = Text(required=True, metadata={"description": "The member debited."})
+    points_reversed = fields.Integer(
+        required=True,
+        metadata={
+            "description": "floor(points x refund_amount / amount); a full reversal: all that "
+            "remains unreversed."
+        },
+    )
+    refund_amount = DecimalString(
+        required=True,
+        metadata={"description": "The amount refunded (as sent, or all that was left)."},
+    )
+    debt_created = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Points the member no longer had (already redeemed): they become "
+            "debt, paid by the next points."
+        },
+    )
+    recorded_at = Timestamp(required=True, metadata={"description": "When it was recorded."})
 
 
 class RedemptionReversalRequestSchema(PartnerField):
-    transaction_id = Id(required=True, metadata={"description": "the cancellation's own id"})
-    occurred_at = Timestamp(required=True)
-    reason = _text(500)
+    transaction_id = Id(
+        required=True,
+        metadata={
+            "description": "The cancellation's own transaction id (not the redemption's, "
+            "which is in the path); idempotent."
+        },
+    )
+    occurred_at = Timestamp(
+        required=True,
+        metadata={
+            "description": "When it was cancelled (RFC 3339 with an offset): at most 5 minutes "
+            "ahead, at most max_backdate_days back."
+        },
+    )
+    reason = _text(500, metadata={"description": "Why (optional, 1 to 500 characters)."})
 
 
 class RedemptionReversalSchema(MemberWriteSchema):
-    reversal_id = Text(required=True)
-    transaction_id = Text(required=True)
-    redemption_transaction_id = Text(required=True)
-    partner_id = Text(required=True)
-    member_id = Text(required=True)
-    points_restored = fields.Integer(required=True)
-    recorded_at = Timestamp(required=True)
+    reversal_id = Text(required=True, metadata={"description": "The ledger's id of the reversal."})
+    transaction_id = Text(
+        required=True, metadata={"description": "The cancellation's id, as sent."}
+    )
+    redemption_transaction_id = Text(
+        required=True, metadata={"description": "The redemption cancelled (its transaction id)."}
+    )
+    partner_id = Text(required=True, metadata={"description": "The partner."})
+    member_id = Text(required=True, metadata={"description": "The member credited."})
+    points_restored = fields.Integer(
+        required=True,
+        metadata={
+            "description": "All the redemption's points: they pay down debt first, the rest "
+            "returns to the lots consumed."
+        },
+    )
+    recorded_at = Timestamp(required=True, metadata={"description": "When it was recorded."})
 
 
 class TransactionSchema(WireSchema):
@@ -470,7 +804,11 @@ class TransactionSchema(WireSchema):
 
     operation = Text(
         required=True,
-        metadata={"enum": ["accrue", "redeem", "reverse_accrual", "reverse_redemption"]},
+        metadata={
+            "enum": ["accrue", "redeem", "reverse_accrual", "reverse_redemption"],
+            "description": "Which operation the transaction id was used for; the other fields "
+            "are that operation's original answer.",
+        },
     )
 
 
@@ -487,26 +825,43 @@ class BatchRequestSchema(PartnerField):
         required=True,
         validate=validate.Length(max=MAX_BATCH),
         metadata={
-            "description": 'each {"op": "enroll"|"accrue"|"redeem"|"reverse_accrual"|'
-            '"reverse_redemption", ...the single endpoint\'s fields; reversals add '
-            "original_transaction_id}"
+            "description": "At most 10,000, applied in order, each atomic on its own: "
+            '{"op": "enroll"|"accrue"|"redeem"|"reverse_accrual"|"reverse_redemption", '
+            "...the single endpoint's body; reversals add original_transaction_id}"
         },
     )
 
 
 class ReverseAccrualOperationSchema(AccrualReversalRequestSchema):
-    original_transaction_id = Id(required=True)
+    original_transaction_id = Id(
+        required=True, metadata={"description": "The accrual to reverse (its transaction id)."}
+    )
 
 
 class ReverseRedemptionOperationSchema(RedemptionReversalRequestSchema):
-    original_transaction_id = Id(required=True)
+    original_transaction_id = Id(
+        required=True,
+        metadata={"description": "The redemption to cancel (its transaction id)."},
+    )
 
 
 class BatchResultSchema(WireSchema):
-    index = fields.Integer(required=True)
-    status = fields.Integer(required=True)
-    body = fields.Dict(required=True, metadata={"description": "the body or problem"})
+    index = fields.Integer(
+        required=True, metadata={"description": "The operation's index in the request, from 0."}
+    )
+    status = fields.Integer(
+        required=True,
+        metadata={"description": "The HTTP status its single endpoint would have answered."},
+    )
+    body = fields.Dict(
+        required=True,
+        metadata={"description": "The body, or problem, its single endpoint would have answered."},
+    )
 
 
 class BatchSchema(WireSchema):
-    results = fields.List(fields.Nested(BatchResultSchema), required=True)
+    results = fields.List(
+        fields.Nested(BatchResultSchema),
+        required=True,
+        metadata={"description": "One per operation, in request order."},
+    )
