@@ -68,7 +68,8 @@ def test_schemas_say_what_the_wire_carries(spec: dict[str, Any]) -> None:
     assert accrual["properties"]["amount"]["type"] == "string"
     assert accrual["properties"]["occurred_at"]["format"] == "date-time"
     assert accrual["properties"]["transaction_id"]["pattern"] == "^[A-Za-z0-9._:-]{1,64}$"
-    assert schemas["Accrual"]["properties"]["balance"]["$ref"].endswith("/Balance")
+    balance = schemas["Accrual"]["properties"]["balance"]
+    assert balance["allOf"] == [{"$ref": "#/components/schemas/Balance"}]  # and a description
     accruals = spec["paths"]["/v1/accruals"]["post"]
     assert set(accruals["responses"]) >= {"200", "201", "422", "default"}
     assert accruals["security"] == [{"bearerAuth": []}]
