@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
-from cachetools import TTLCache
+from cachetools import LRUCache
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
@@ -68,6 +68,8 @@ class LogPositions(Protocol):
 
     def position_of(self, originator_id: UUID, originator_version: int) -> int | None: ...
 
+    def version_of(self, originator_id: UUID) -> int | None: ...
+
 
 @dataclass
 class Outcome:
@@ -108,11 +110,8 @@ class Ledger(Application[UUID]):
             else None
         )
         self.committer = GroupCommitter(self.save) if self.settings.group_commit else None
-        self._keys: TTLCache[str, ApiKey] | None = (
-            TTLCache(maxsize=10_000, ttl=self.settings.key_cache_seconds)
-            if self.settings.key_cache_seconds > 0
-            else None
-        )
+        # API keys as last loaded, each trusted only while its stored version is unchanged.
+        self._keys: LRUCache[UUID, ApiKey] = LRUCache(maxsize=10_000)
         self._keys_lock = threading.Lock()
         # Every command reads the rules; building them (and their tier ladder) is not free.
         self._default_rules = ProgramRules(currency=self.settings.currency)
@@ -367,22 +366,28 @@ class Ledger(Application[UUID]):
             return key.as_dict()
 
         self._run(handle)
-        if self._keys is not None:
-            with self._keys_lock:
-                self._keys.pop(key_id, None)
 
     def authenticate(self, token: str) -> ApiKey | None:
-        """The live key for this token, or None (unknown or revoked)."""
-        key_id = key_id_for(token)
-        key = None
-        if self._keys is not None:
+        """The live key for this token, or None (unknown or revoked).
+
+        Checked against the shared event store on every call: once a revocation is saved,
+        every process on every host refuses the key at its next request."""
+        aggregate_id = ids.api_key_id(key_id_for(token))
+        if self.positions is None:
+            key = self._get(aggregate_id, ApiKey)
+        else:
+            # A revocation is an event, so it moves the key's version: one index probe per
+            # request learns of it, and the key's events are decoded only when it moved.
+            version = self.positions.version_of(aggregate_id)
             with self._keys_lock:
-                key = self._keys.get(key_id)
-        if key is None:
-            key = self._get(ids.api_key_id(key_id), ApiKey)
-            if key is not None and self._keys is not None:
-                with self._keys_lock:
-                    self._keys[key_id] = key
+                key = self._keys.get(aggregate_id)
+            if version is None:
+                key = None
+            elif key is None or key.version != version:
+                key = self._get(aggregate_id, ApiKey)
+                if key is not None:
+                    with self._keys_lock:
+                        self._keys[aggregate_id] = key
         return key if key is not None and key.matches(token) else None
 
     def api_keys(self) -> Iterator[ApiKey]:

@@ -34,9 +34,6 @@ class Settings:
     # and, for partner writes over HTTP, one batch (ledger/group_execution.py).
     group_commit: bool = True
     http_threads: int = 16
-    # How long a process trusts an API key it has looked up; a revocation made by another
-    # process takes effect there within this many seconds (at once in the revoking one).
-    key_cache_seconds: float = 2.0
     # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.
     create_tables: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -59,7 +56,6 @@ class Settings:
             aggregate_cache_size=int(env.get("LEDGER_AGGREGATE_CACHE_SIZE", "10000")),
             group_commit=_flag(env.get("LEDGER_GROUP_COMMIT", "true")),
             http_threads=int(env.get("LEDGER_HTTP_THREADS", "16")),
-            key_cache_seconds=float(env.get("LEDGER_KEY_CACHE_SECONDS", "2")),
             create_tables=_flag(env.get("LEDGER_CREATE_TABLES", "true")),
         )
 

@@ -70,6 +70,27 @@ class EventLog:
             row = curs.fetchone()
             return int(row[0]) if row else None
 
+    def version_of(self, originator_id: UUID) -> int | None:
+        """The version of an aggregate's latest stored event (one primary-key index probe)."""
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            statement = (
+                f"SELECT max(originator_version) AS version FROM {self.recorder.events_table_name} "
+                "WHERE originator_id = %s"
+            )
+            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, (originator_id,))
+                row = curs.fetchone()
+                return None if row is None or row["version"] is None else int(row["version"])
+        assert isinstance(self.recorder, SQLiteApplicationRecorder)
+        statement = (
+            f"SELECT max(originator_version) FROM {self.recorder.events_table_name} "
+            "WHERE originator_id = ?"
+        )
+        with self.recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (originator_id.hex,))
+            row = curs.fetchone()
+            return None if row is None or row[0] is None else int(row[0])
+
     def select_after(self, versions: dict[UUID, int]) -> list[StoredEvent]:
         """Events of many aggregates, each after a given version, in one query."""
         if not versions:
