@@ -36,3 +36,11 @@ def check_minor_digits(amount: Decimal, currency: str, field: str) -> None:
 
 def floor_points(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def with_minor_digits(amount: Decimal, currency: str) -> Decimal:
+    """The same amount written with at least the currency's minor digits ("3600" -> "3600.00");
+    never rounded (a rate-like value with more digits keeps them)."""
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return amount if -exponent >= minor_digits(currency) else round_money(amount, currency)

@@ -1,4 +1,5 @@
-"""What each partner command does to a member, and the facts its response reports."""
+"""What each partner command does to a member, and the facts its response reports (amounts
+with the currency's minor digits: "12.50" for a request's "12.5")."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from ledger.commands import Accrue, Command, Redeem, ReverseAccrual, ReverseRedemption
 from ledger.member import Member
+from ledger.money import round_money
 from ledger.partner import Partner
 from ledger.program import ProgramRules
 
@@ -39,7 +41,7 @@ def apply_partner_command(
             "transaction_id": command.transaction_id,
             "partner_id": partner.partner_id,
             "member_id": member.member_id,
-            "amount": command.amount,
+            "amount": round_money(command.amount, command.currency),
             "currency": command.currency,
             "points": accrual.points,
             "base_points": accrual.base_points,
@@ -90,7 +92,7 @@ def apply_partner_command(
             "partner_id": partner.partner_id,
             "member_id": member.member_id,
             "points_reversed": reversal.points_reversed,
-            "refund_amount": reversal.refund_amount,
+            "refund_amount": round_money(reversal.refund_amount, reversal.currency),
             "debt_created": reversal.debt_created,
         }
     assert isinstance(command, ReverseRedemption)

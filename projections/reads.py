@@ -142,14 +142,15 @@ def tier(target: Target, ledger: Ledger, member_id: str, at: datetime) -> dict[s
     if not rows:
         return None
     state = rows[0]
-    ladder = ledger.program().ladder
+    rules = ledger.program()
     spend = qualifying_spend(target, member_id, at)
-    above = ladder.next_above(state["tier"])
+    above = rules.ladder.next_above(state["tier"])
+    to_next = max(above.threshold - spend, ZERO) if above else None
     return {
         **state,
-        "qualifying_spend": spend,
+        "qualifying_spend": round_money(spend, rules.currency),
         "next_tier": above.code if above else None,
-        "spend_to_next_tier": max(above.threshold - spend, ZERO) if above else None,
+        "spend_to_next_tier": None if to_next is None else round_money(to_next, rules.currency),
     }
 
 

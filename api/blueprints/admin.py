@@ -13,6 +13,7 @@ from api.writes import current_ledger, documented_write, write_response
 from ledger.access import ROLES
 from ledger.application import SweepReport
 from ledger.commands import Adjust
+from ledger.money import with_minor_digits
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules
 from projections.sweeps import run_sweep
@@ -32,7 +33,7 @@ blp = Blueprint(
 @blp.response(200, schemas.ProgramSchema)
 def program() -> dict[str, Any]:
     """The program in force."""
-    return current_ledger().program().as_dict()
+    return _program_body(current_ledger().program())
 
 
 @blp.route("/program", methods=["PUT"])
@@ -42,7 +43,15 @@ def program() -> dict[str, Any]:
 @blp.response(200, schemas.ProgramSchema)
 def configure_program(rules: ProgramRules) -> dict[str, Any]:
     """Replace the program (it applies to lots created from then on)."""
-    return current_ledger().configure_program(rules).as_dict()
+    return _program_body(current_ledger().configure_program(rules))
+
+
+def _program_body(rules: ProgramRules) -> dict[str, Any]:
+    """The program with its tiers' spend thresholds written as money ("3600.00")."""
+    body = rules.as_dict()
+    for tier in body["tiers"]:
+        tier["threshold"] = with_minor_digits(tier["threshold"], rules.currency)
+    return body
 
 
 @blp.route("/partners", methods=["POST"])

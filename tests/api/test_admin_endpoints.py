@@ -38,12 +38,21 @@ def test_program_defaults_then_replaced(api: WriteClient) -> None:
     assert defaults["currency"] == "EUR" and defaults["points_lifetime_months"] == 24
     assert defaults["max_backdate_days"] == 90 and defaults["point_value"] == "0.01"
     assert [t["code"] for t in defaults["tiers"]] == ["basic", "silver", "gold", "diamond"]
-    assert api.ok("PUT", "/v1/program", PROGRAM, status=200) == PROGRAM
+    # Thresholds are money: written with the currency's minor digits.
+    written = {
+        **PROGRAM,
+        "tiers": [
+            {**PROGRAM["tiers"][0], "threshold": "0.00"},
+            {**PROGRAM["tiers"][1], "threshold": "1000.00"},
+        ],
+    }
+    assert api.ok("PUT", "/v1/program", PROGRAM, status=200) == written
     auditor = api.key("auditor")
-    assert api.ok("GET", "/v1/program", token=auditor, status=200) == PROGRAM
+    assert api.ok("GET", "/v1/program", token=auditor, status=200) == written
     token = api.partner("shop")
     api.enroll(token, "m1")
     accrual = api.accrue(token, amount="10")
+    assert accrual["amount"] == "10.00"
     assert accrual["expires_at"] == "2027-02-01T00:00:00.000000Z"  # 12 months now
     assert accrual["balance"]["available"] == 20  # 10 enrollment bonus
 
