@@ -6,6 +6,8 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from flask import Flask, Response, json
 from marshmallow import ValidationError
@@ -18,6 +20,12 @@ INVALID = "The request is not valid."
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_SCHEMA = "#/components/schemas/Problem"
 log = logging.getLogger("api.errors")
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    StoreOperationalError,
+    StoreInterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 
 # Each domain error's slug decides its status; the slug is the contract partners code against.
 STATUS_BY_SLUG: dict[str, int] = {
@@ -198,12 +206,16 @@ def install(app: Flask) -> None:
     def _ledger_error(error: errors.LedgerError) -> Response:
         return problem_response(*problem_parts(error))
 
-    @app.errorhandler(StoreOperationalError)
-    def _store_down(error: StoreOperationalError) -> Response:
+    def _store_down(error: Exception) -> Response:
         log.warning("database unavailable: %s", type(error).__name__)
         return problem_response(
             "unavailable", "The database is unavailable; retry.", headers={"Retry-After": "2"}
         )
+
+    # The store's errors, and psycopg's own from the projection tables' reads: a server that
+    # is down, restarting or gone away (a pool that found no working connection in time).
+    for database_down in DATABASE_DOWN:
+        app.register_error_handler(database_down, _store_down)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

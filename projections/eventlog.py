@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 
 from ledger.application import Ledger
@@ -26,6 +28,14 @@ class LoggedEvent(NamedTuple):
 
 
 _logged_event = functools.partial(tuple.__new__, LoggedEvent)
+_retry = retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def retried(read: F) -> F:
+    """As the library's own reads: a pooled connection the server dropped (a restart) fails
+    its first use and is discarded, so the call is tried again, on another."""
+    return cast(F, _retry(read))
 
 
 class EventLog:
@@ -50,6 +60,7 @@ class EventLog:
             f"ON e.originator_id = k.id AND e.originator_version > k.v{in_order}"
         )
 
+    @retried
     def position_of(self, originator_id: UUID, originator_version: int) -> int | None:
         if isinstance(self.recorder, PostgresApplicationRecorder):
             statement = (
@@ -70,6 +81,7 @@ class EventLog:
             row = curs.fetchone()
             return int(row[0]) if row else None
 
+    @retried
     def version_of(self, originator_id: UUID) -> int | None:
         """The version of an aggregate's latest stored event (one primary-key index probe)."""
         if isinstance(self.recorder, PostgresApplicationRecorder):
@@ -91,6 +103,7 @@ class EventLog:
             row = curs.fetchone()
             return None if row is None or row[0] is None else int(row[0])
 
+    @retried
     def select_after(self, versions: dict[UUID, int]) -> list[StoredEvent]:
         """Events of many aggregates, each after a given version, in one query."""
         if not versions:
@@ -141,6 +154,7 @@ class EventLog:
                 ]
         return found
 
+    @retried
     def read(self, start: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
         """Up to `limit` events from position `start` (to `stop`, inclusive), in log order.
 
@@ -167,6 +181,7 @@ class EventLog:
             for n in self.recorder.select_notifications(start=start, limit=limit, stop=stop)
         ]
 
+    @retried
     def stream_notifications(self, originator_id: UUID) -> list[Notification]:
         """One aggregate's stored events with their log positions, in version order."""
         if isinstance(self.recorder, PostgresApplicationRecorder):

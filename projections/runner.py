@@ -22,7 +22,7 @@ from projections.decoding import StateDecoder
 from projections.definitions import ALL, GROUPS
 from projections.eventlog import EventLog, LoggedEvent
 from projections.model import NOTHING, Change, Create, Fact, Insert, Projection, RowKey, Table
-from projections.store import Row, Target
+from projections.store import CONNECTION_ERRORS, Row, Target
 
 CATCH_UP_BATCH = 5000
 _new_tuple = tuple.__new__
@@ -484,17 +484,26 @@ def ensure_applied(ledger: Ledger, target: Target, position: int, timeout: float
     (tracking CAS)."""
     runner = ProjectionRunner(ledger, target)
     deadline = time.monotonic() + timeout
-    while runner.position() < position:
-        if time.monotonic() >= deadline:
-            return False
-        behind = [g for g, at in runner.group_positions().items() if at < position]
-        mine = [g for g in behind if target.try_lock(g)]
+    while True:
         try:
-            if mine:
-                runner.catch_up(until=max(position, runner.head()), deadline=deadline, groups=mine)
-        finally:
-            for group in mine:
-                target.unlock(group)
+            if runner.position() >= position:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            behind = [g for g, at in runner.group_positions().items() if at < position]
+            mine = [g for g in behind if target.try_lock(g)]
+            try:
+                if mine:
+                    until = max(position, runner.head())
+                    runner.catch_up(until=until, deadline=deadline, groups=mine)
+            finally:
+                for group in mine:
+                    target.unlock(group)
+        except CONNECTION_ERRORS:
+            # The target dropped the broken connection; the next attempt opens a fresh one.
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+            continue
         if len(mine) < len(behind):
             time.sleep(0.02)  # an active runner has the others
-    return True

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ledger.config import Settings, sqlite_path
 from projections.definitions import TABLES
@@ -45,6 +45,9 @@ Values = tuple[Any, ...]  # a row's values in its table's column order
 # Rows of merged tables (`Table.merged`) by the set of columns their changes assigned.
 Merges = Mapping[Table, Mapping[frozenset[str], list[Values]]]
 NO_MERGES: Merges = MappingProxyType({})
+# What a connection the server dropped (a restart, a crash, the network) fails with; it is
+# of no further use, while after any other error it is still fine.
+CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 SCHEMA_MIGRATIONS = (
@@ -137,6 +140,12 @@ class Target(ABC):
         """Tracking rows at 0 for the projections that have none: each group creates its
         rows with its first batch, and until then a reader of the table alone would take
         the groups that already ran for all of them."""
+
+    @abstractmethod
+    def recover(self) -> None:
+        """Drop the connections the runner side holds, so the next call opens fresh ones
+        (after any database error: a restarted server leaves them all broken). The locks
+        they held are gone with them: `try_lock` takes them again."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -385,6 +394,13 @@ class SQLiteTarget(Target):
             for row in cursor.fetchall()
         ]
 
+    def recover(self) -> None:
+        # The lock files are separate handles: they stay held.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        if not self.memory:  # (an in-memory database lives only in its connection)
+            self._conn = self._connect()
+
     def close(self) -> None:
         self.unlock_all()
         self._conn.close()
@@ -397,9 +413,11 @@ class PostgresTarget(Target):
     backend = "postgres"
     concurrent = True
 
-    def __init__(self, url: str, pool_size: int = 4) -> None:
+    def __init__(self, url: str, pool_size: int = 4, connect_timeout: int = 5) -> None:
         self.url = url
-        self._conn: psycopg.Connection[Row] = self._connect()  # the runner's writes
+        self._connect_timeout = connect_timeout
+        # Each opened on first use, and dropped after an error that may have broken it.
+        self._conn: psycopg.Connection[Row] | None = None  # the runner's writes and locks
         self._loader: psycopg.Connection[Row] | None = None  # its reads (`load`)
         self._staged: set[str] = set()
         self._merge_stages: dict[tuple[str, frozenset[str]], str] = {}  # their names
@@ -409,13 +427,47 @@ class PostgresTarget(Target):
         self._pool_size = pool_size
 
     def _connect(self) -> psycopg.Connection[Row]:
-        return psycopg.connect(
-            self.url,
-            autocommit=True,
-            row_factory=dict_row,
-            options="-c timezone=UTC",
-            connect_timeout=5,
-        )
+        return psycopg.connect(self.url, **self._connect_kwargs())
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        return {
+            "autocommit": True,
+            "row_factory": dict_row,
+            "options": "-c timezone=UTC",
+            "connect_timeout": self._connect_timeout,
+        }
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[psycopg.Connection[Row]]:
+        """The runner's connection (writes, locks, staging tables): a broken one is dropped,
+        with the locks and temporary tables that were its session's."""
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            yield self._conn
+        except CONNECTION_ERRORS:
+            self._drop_session()
+            raise
+
+    def _drop_session(self) -> None:
+        conn, self._conn = self._conn, None
+        self._locked.clear()
+        self._staged.clear()
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    def _drop_loader(self) -> None:
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            with contextlib.suppress(psycopg.Error):
+                loader.close()
+
+    def recover(self) -> None:
+        self._drop_loader()
+        self._drop_session()
+        if self._pool is not None:
+            self._pool.check()
 
     def _reader(self) -> ConnectionPool[psycopg.Connection[Row]]:
         if self._pool is None:
@@ -424,24 +476,28 @@ class PostgresTarget(Target):
                 min_size=1,
                 max_size=self._pool_size,
                 open=True,
-                kwargs={"autocommit": True, "row_factory": dict_row, "options": "-c timezone=UTC"},
+                kwargs=self._connect_kwargs(),
+                # How long a read waits for a connection while the database is down (then
+                # PoolTimeout: 503 `unavailable`).
+                timeout=float(self._connect_timeout),
             )
         return self._pool
 
     def ensure_schema(self) -> None:
         # Serialised: several hosts may start at once, and CREATE ... IF NOT EXISTS can race.
         # (Normally `loyalty-ledger migrate` has created them; this covers a bare database.)
-        with self._conn.transaction():
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key - 1,))
-            row = self._conn.execute("SELECT to_regclass(%s) AS found", (NEWEST_TABLE,)).fetchone()
+        with self._session() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key - 1,))
+            row = conn.execute("SELECT to_regclass(%s) AS found", (NEWEST_TABLE,)).fetchone()
             if row is None or row["found"] is None:
-                self._conn.execute(schema_sql("postgres"))
+                conn.execute(schema_sql("postgres"))
 
     def try_lock(self, group: str) -> bool:
         if group not in self._locked:
-            row = self._conn.execute(
-                "SELECT pg_try_advisory_lock(%s) AS ok", (_lock_key(f"{LOCK_NAME} {group}"),)
-            ).fetchone()
+            with self._session() as conn:
+                row = conn.execute(
+                    "SELECT pg_try_advisory_lock(%s) AS ok", (_lock_key(f"{LOCK_NAME} {group}"),)
+                ).fetchone()
             if row and row["ok"]:
                 self._locked.add(group)
         return group in self._locked
@@ -449,10 +505,8 @@ class PostgresTarget(Target):
     def unlock(self, group: str) -> None:
         if group in self._locked:
             self._locked.discard(group)
-            with contextlib.suppress(psycopg.Error):
-                self._conn.execute(
-                    "SELECT pg_advisory_unlock(%s)", (_lock_key(f"{LOCK_NAME} {group}"),)
-                )
+            with contextlib.suppress(psycopg.Error), self._session() as conn:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(f"{LOCK_NAME} {group}"),))
 
     def unlock_all(self) -> None:
         for group in list(self._locked):
@@ -472,7 +526,11 @@ class PostgresTarget(Target):
         params = [[key[i] for key in keys] for i in range(len(table.key))]
         if self._loader is None:
             self._loader = self._connect()
-        rows = self._loader.execute(sql, params).fetchall()
+        try:
+            rows = self._loader.execute(sql, params).fetchall()
+        except CONNECTION_ERRORS:
+            self._drop_loader()
+            raise
         return {table.key_of(row): row for row in rows}
 
     def commit_batch(
@@ -499,8 +557,7 @@ class PostgresTarget(Target):
         new: int,
         merges: Merges,
     ) -> None:
-        conn = self._conn
-        with conn.transaction(), conn.cursor() as cur:
+        with self._session() as conn, conn.transaction(), conn.cursor() as cur:
             self._register(cur, names)
             cur.execute(
                 f"UPDATE {TRACKING} SET position = %s, updated_at = now() "
@@ -567,13 +624,13 @@ class PostgresTarget(Target):
         cur.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} {merge}")
 
     def reset(self, names: Sequence[str]) -> None:
-        with self._conn.transaction(), self._conn.cursor() as cur:
+        with self._session() as conn, conn.transaction(), conn.cursor() as cur:
             tables = ", ".join([t.name for t in TABLES] + [TRACKING])
             cur.execute(f"TRUNCATE {tables}")
             self._register(cur, names)
 
     def register(self, names: Sequence[str]) -> None:
-        with self._conn.cursor() as cur:
+        with self._session() as conn, conn.cursor() as cur:
             self._register(cur, names)
 
     @staticmethod
@@ -585,8 +642,19 @@ class PostgresTarget(Target):
         )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self._reader().connection() as conn:
-            return conn.execute(sql.replace("?", "%s"), list(params)).fetchall()
+        pool = self._reader()
+        statement, values = sql.replace("?", "%s"), list(params)
+        try:
+            with pool.connection() as conn:
+                return conn.execute(statement, values).fetchall()
+        except PoolTimeout:
+            raise  # the database is down: a second wait would not help
+        except CONNECTION_ERRORS:
+            # A pooled connection the server dropped (a restart) fails its first use; the
+            # pool discards it. Check the others, then retry once on a working one.
+            pool.check()
+        with pool.connection() as conn:
+            return conn.execute(statement, values).fetchall()
 
     def _ordered(self, column: str, table: Table) -> str:
         kind = next(c.type for c in table.columns if c.name == column)
@@ -596,9 +664,8 @@ class PostgresTarget(Target):
         self.unlock_all()
         if self._pool is not None:
             self._pool.close()
-        if self._loader is not None:
-            self._loader.close()
-        self._conn.close()
+        self._drop_loader()
+        self._drop_session()
 
 
 def _lock_key(name: str) -> int:
@@ -612,7 +679,8 @@ class _Lost(Exception):
 def open_target(settings: Settings) -> Target:
     if settings.backend == "sqlite":
         return SQLiteTarget(sqlite_path(settings.database_url))
-    return PostgresTarget(settings.database_url)
+    timeout = max(settings.db_connect_timeout, 1)
+    return PostgresTarget(settings.database_url, connect_timeout=timeout)
 
 
 def scratch_target() -> Target:

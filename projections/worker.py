@@ -34,7 +34,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -44,6 +43,7 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from projections.definitions import GROUPS
 from projections.eventlog import open_ledger
+from projections.health import Failures, status
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 
@@ -88,6 +88,7 @@ class ProjectionWorker:
         self._helpers: dict[str, subprocess.Popen[bytes]] = {}
         self._spawned_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
+        self._failing = Failures()
 
     def _open(self) -> ProjectionRunner:
         if self._runner is None:
@@ -128,25 +129,64 @@ class ProjectionWorker:
         return self.catch_up()
 
     def run_forever(self) -> None:
-        runner = self._open()
         while not self._stop.is_set():
-            mine = self._acquire(runner, self.groups, wait=False)
+            try:
+                runner = self._open()
+                mine = self._acquire(runner, self.groups, wait=False)
+            except Exception as error:  # the database is down: try again shortly
+                self._failing.failed(list(self.groups), error, None)
+                self._recover()
+                self._stop.wait(self._failing.next_retry(list(self.groups)) or STANDBY_SECONDS)
+                continue
             if not mine:
                 self._stop.wait(STANDBY_SECONDS)
                 continue
             self._keep_helpers()
-            try:
-                applied_to = runner.position(mine)
-                reached = runner.catch_up(groups=mine, deadline=time.monotonic() + ROUND_SECONDS)
-                if reached == applied_to:
-                    self._idle(runner)
-                elif reached - applied_to < GATHER_EVENTS:
-                    self._stop.wait(self.settings.projection_gather_seconds)
-            except Exception:  # keep following; the next round retries
-                log.exception("projection batch failed")
-                self._stop.wait(STANDBY_SECONDS)
-        runner.target.unlock_all()
+            self._round(runner, mine)
+        if self._runner is not None:
+            self._runner.target.unlock_all()
         self.active = False
+
+    def _round(self, runner: ProjectionRunner, mine: list[str]) -> None:
+        """Catch up the groups in good health, and each failed one that is due for a retry
+        on its own; then wait for more events, or for the next retry."""
+        moved = 0
+        deadline = time.monotonic() + ROUND_SECONDS
+        for part in self._failing.parts(mine):
+            try:
+                applied_to = runner.position(part)
+                reached = runner.catch_up(
+                    groups=part, deadline=deadline, batch_size=self._failing.batch_size(part)
+                )
+            except Exception as error:  # logged, with its back-off, by `failed`
+                self._recover()
+                position = None
+                with contextlib.suppress(Exception):
+                    position = runner.position(part)
+                self._failing.failed(part, error, position)
+                continue
+            self._failing.succeeded(part, reached)
+            moved += reached - applied_to
+        retry = self._failing.next_retry(mine)
+        if retry is not None and retry <= 0:
+            return  # a narrowed batch is due at once
+        if moved == 0:
+            if retry is not None and len(self._failing.parts(mine)) == 0:
+                self._stop.wait(min(retry, STANDBY_SECONDS))
+            else:
+                self._idle(runner)
+        elif moved < GATHER_EVENTS:
+            self._stop.wait(self.settings.projection_gather_seconds)
+
+    def _recover(self) -> None:
+        """After a database error: fresh connections for the next attempt."""
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                self._runner.target.recover()
+        if self._listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._listener.close()
+            self._listener = None
 
     def _acquire(self, runner: ProjectionRunner, groups: Sequence[str], wait: bool) -> list[str]:
         """The groups whose lock this worker holds: all of them if `wait` (unless stopped)."""
@@ -261,25 +301,7 @@ class ProjectionWorker:
 
     def status(self) -> list[dict[str, Any]]:
         runner = self._open()
-        head = runner.head()
-        positions = runner.target.positions()
-        lag_seconds = 0.0
-        applied = min((positions.get(n, 0) for n in runner.names), default=0)
-        if applied < head:
-            first = runner.ledger.recorder.select_notifications(start=applied + 1, limit=1)
-            if first:
-                recorded = runner.ledger.mapper.to_domain_event(first[0]).timestamp  # type: ignore[attr-defined]
-                lag_seconds = max((datetime.now(UTC) - recorded).total_seconds(), 0.0)
-        return [
-            {
-                "name": name,
-                "position": positions.get(name, 0),
-                "head": head,
-                "lag_events": max(head - positions.get(name, 0), 0),
-                "lag_seconds": lag_seconds if positions.get(name, 0) < head else 0.0,
-            }
-            for name in runner.names
-        ]
+        return status(runner.ledger, runner.target, runner.names)
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
