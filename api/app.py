@@ -40,6 +40,10 @@ class LedgerApi(Api):  # type: ignore[misc]
             lazy=True,
         )
 
+    def _register_pagination_header(self) -> None:
+        """None: lists page with a cursor in the body (API.md), not flask-smorest's
+        X-Pagination header, whose schema would only clutter the document."""
+
 
 def create_app(
     settings: Settings | None = None,

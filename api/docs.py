@@ -35,12 +35,16 @@ class LedgerDocs(BasePlugin):  # type: ignore[misc]
         parameters: list[dict[Any, Any]] | None = None,
         **kwargs: Any,
     ) -> str | None:
+        values: dict[str, str] = {}
+        for operation in (operations or {}).values():
+            values.update(EXAMPLES.get(operation.get("operationId"), {}).get("path", {}))
         for parameter in parameters or ():
             if isinstance(parameter, dict) and parameter.get("in") == "path":
                 name = parameter["name"]
                 parameter.setdefault("description", PATH_PARAMETERS.get(name))
                 parameter["schema"] = {"type": "string", "pattern": ID_PATTERN}
-                parameter.setdefault("example", EXAMPLE_PATH_VALUES.get(name))
+                if name in values:
+                    parameter.setdefault("example", values[name])
         return None
 
     def operation_helper(
@@ -58,18 +62,20 @@ class LedgerDocs(BasePlugin):  # type: ignore[misc]
             examples = EXAMPLES.get(operation.get("operationId"), {})
             if "request" in examples:
                 operation["requestBody"]["content"][JSON]["example"] = examples["request"]
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") == "query" and parameter["name"] in examples.get(
+                    "query", {}
+                ):
+                    parameter["example"] = examples["query"][parameter["name"]]
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {}) if isinstance(response, dict) else {}
-                if str(status) in examples and JSON in content:
-                    content[JSON]["example"] = examples[str(status)]
+                # A write's replay (200) answers its original (201) body again.
+                answer = examples.get(str(status)) or (
+                    examples.get("201") if str(status) == "200" else None
+                )
+                if answer is not None and JSON in content:
+                    content[JSON]["example"] = answer
 
-
-EXAMPLE_PATH_VALUES = {
-    "member_id": "m-1001",
-    "partner_id": "shop-1",
-    "transaction_id": "pos-1001",
-    "key_id": "key_3f9a1c2e",
-}
 
 PAGE = """<!doctype html>
 <html lang="en">

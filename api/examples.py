@@ -5,7 +5,9 @@ plays it against the service (a clock at the times below) and compares every ans
 The story: program in EUR (default tiers, 100 points at enrollment), partner shop-1 earning 1
 point per EUR; member m-1001 enrolls on 2 November 2026 and buys for 42.50 EUR on 22
 November (42 points), redeems 30 points, returns 10.00 EUR of the purchase (9 points), cancels
-the redemption, gets 50 goodwill points.
+the redemption, gets 50 goodwill points. A batch enrolls m-1002, accrues 19.90 EUR (19 points)
+and fails to redeem 500; m-1002 is suspended, reactivated and closed (its 119 points are
+forfeited: breakage); the reports run on 1 December.
 
 Each entry: "request" (the JSON body), "path" and "query" (the parameters' values), and the
 JSON answer by status ("201", "200").
@@ -119,17 +121,652 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "listMemberEvents": {"path": {"member_id": "m-1002"}},
     "getAuditDigest": {},
     "verifyAudit": {},
-    "getSettlementReport": {"query": {"from": "2026-11-01", "to": "2026-12-01"}},
+    "getSettlementReport": {
+        "query": {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
+    },
     "getLiabilityReport": {},
-    "getBreakageReport": {"query": {"from": "2026-11-01", "to": "2026-12-01"}},
+    "getBreakageReport": {"query": {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}},
     "getTrialBalance": {},
     "getTierReport": {},
-    "suspendMember": {"path": {"member_id": "m-1002"}},
-    "reactivateMember": {"path": {"member_id": "m-1002"}},
-    "closeMember": {"path": {"member_id": "m-1002"}},
-    "suspendPartner": {"path": {"partner_id": "shop-1"}},
+    "suspendMember": {"path": {"member_id": "m-1002"}, "request": {}},
+    "reactivateMember": {"path": {"member_id": "m-1002"}, "request": {}},
+    "closeMember": {"path": {"member_id": "m-1002"}, "request": {}},
+    "suspendPartner": {"path": {"partner_id": "shop-1"}, "request": {}},
     "runSweep": {"request": {"as_of": "2026-11-24T00:00:00Z"}},
-    "revokeKey": {"path": {"key_id": "key_3f9a1c2e"}},
+    "revokeKey": {"path": {"key_id": "k7d41e9a03c2b58f6e1a"}, "request": {}},
     "getHealth": {},
     "getReadiness": {},
+    "getMetrics": {},
 }
+
+
+# What the service answered, by operationId and status (a write's replay, 200, answers its
+# 201 body again). Ids are the ledger's own (uuid5 of the partner and transaction id), so the
+# same story always gets them; the key, its id and the chain hashes differ each time.
+ANSWERS: dict[str, dict[str, Any]] = {
+    "replaceProgram": {
+        "200": {
+            "currency": "EUR",
+            "enrollment_bonus_points": 100,
+            "max_backdate_days": 90,
+            "point_value": "0.01",
+            "points_lifetime_months": 24,
+            "tiers": [
+                {"code": "basic", "multiplier": "1.0", "name": "Basic", "threshold": "0"},
+                {"code": "silver", "multiplier": "1.25", "name": "Silver", "threshold": "3600"},
+                {"code": "gold", "multiplier": "1.5", "name": "Gold", "threshold": "6000"},
+                {"code": "diamond", "multiplier": "2.0", "name": "Diamond", "threshold": "12000"},
+            ],
+        }
+    },
+    "getProgram": {
+        "200": {
+            "currency": "EUR",
+            "enrollment_bonus_points": 100,
+            "max_backdate_days": 90,
+            "point_value": "0.01",
+            "points_lifetime_months": 24,
+            "tiers": [
+                {"code": "basic", "multiplier": "1.0", "name": "Basic", "threshold": "0"},
+                {"code": "silver", "multiplier": "1.25", "name": "Silver", "threshold": "3600"},
+                {"code": "gold", "multiplier": "1.5", "name": "Gold", "threshold": "6000"},
+                {"code": "diamond", "multiplier": "2.0", "name": "Diamond", "threshold": "12000"},
+            ],
+        }
+    },
+    "registerPartner": {
+        "201": {
+            "currency": "EUR",
+            "earn_rate": "1",
+            "funding_rate": "0.01",
+            "name": "Corner Coffee",
+            "partner_id": "shop-1",
+            "pending_days": 0,
+            "reimbursement_rate": "0.008",
+            "status": "active",
+        }
+    },
+    "getPartner": {
+        "200": {
+            "currency": "EUR",
+            "earn_rate": "1",
+            "funding_rate": "0.01",
+            "name": "Corner Coffee",
+            "partner_id": "shop-1",
+            "pending_days": 0,
+            "reimbursement_rate": "0.008",
+            "status": "active",
+        }
+    },
+    "issueKey": {
+        "201": {
+            "key": "llk_Xq3vN8rT2mK7pW4zB9cL1dF6hJ0sG5yA2eU8iO3wQ7t",
+            "key_id": "k7d41e9a03c2b58f6e1a",
+            "name": "till 7",
+            "partner_id": "shop-1",
+            "role": "partner",
+        }
+    },
+    "enrollMember": {
+        "201": {
+            "balance": {"available": 100, "pending": 0, "tier": "basic"},
+            "enrolled_at": "2026-11-02T09:05:00.000000Z",
+            "member_id": "m-1001",
+            "position": 7,
+            "status": "active",
+            "tier": "basic",
+        }
+    },
+    "createAccrual": {
+        "201": {
+            "accrual_id": "a820af73-d138-5630-8a14-995cd803bb49",
+            "amount": "42.50",
+            "available_at": "2026-11-22T13:40:00.000000Z",
+            "balance": {"available": 142, "pending": 0, "tier": "basic"},
+            "base_points": 42,
+            "bonus_points": 0,
+            "currency": "EUR",
+            "expires_at": "2028-12-01T00:00:00.000000Z",
+            "member_id": "m-1001",
+            "partner_id": "shop-1",
+            "points": 42,
+            "position": 9,
+            "recorded_at": "2026-11-22T13:45:01.123456Z",
+            "status": "available",
+            "tier_multiplier": "1.0",
+            "transaction_id": "pos-1001",
+        }
+    },
+    "createRedemption": {
+        "201": {
+            "balance": {"available": 112, "pending": 0, "tier": "basic"},
+            "lots": [{"lot_id": "L1", "points": 30}],
+            "member_id": "m-1001",
+            "partner_id": "shop-1",
+            "points": 30,
+            "position": 11,
+            "recorded_at": "2026-11-22T13:51:00.000000Z",
+            "redemption_id": "405475f9-f6e6-54db-98dd-1d9ba71bcc87",
+            "reimbursement_amount": "0.24",
+            "transaction_id": "pos-1002",
+        }
+    },
+    "getTransaction": {
+        "200": {
+            "accrual_id": "a820af73-d138-5630-8a14-995cd803bb49",
+            "amount": "42.50",
+            "available_at": "2026-11-22T13:40:00.000000Z",
+            "balance": {"available": 142, "pending": 0, "tier": "basic"},
+            "base_points": 42,
+            "bonus_points": 0,
+            "currency": "EUR",
+            "expires_at": "2028-12-01T00:00:00.000000Z",
+            "member_id": "m-1001",
+            "operation": "accrue",
+            "partner_id": "shop-1",
+            "points": 42,
+            "position": 9,
+            "recorded_at": "2026-11-22T13:45:01.123456Z",
+            "status": "available",
+            "tier_multiplier": "1.0",
+            "transaction_id": "pos-1001",
+        }
+    },
+    "reverseAccrual": {
+        "201": {
+            "accrual_transaction_id": "pos-1001",
+            "balance": {"available": 103, "pending": 0, "tier": "basic"},
+            "debt_created": 0,
+            "member_id": "m-1001",
+            "partner_id": "shop-1",
+            "points_reversed": 9,
+            "position": 13,
+            "recorded_at": "2026-11-23T10:00:30.000000Z",
+            "refund_amount": "10.00",
+            "reversal_id": "ea99152f-a249-5b97-ade4-b3ea9ca528ed",
+            "transaction_id": "pos-1003",
+        }
+    },
+    "reverseRedemption": {
+        "201": {
+            "balance": {"available": 133, "pending": 0, "tier": "basic"},
+            "member_id": "m-1001",
+            "partner_id": "shop-1",
+            "points_restored": 30,
+            "position": 15,
+            "recorded_at": "2026-11-23T10:05:30.000000Z",
+            "redemption_transaction_id": "pos-1002",
+            "reversal_id": "c12bdd86-2b27-5872-ae12-fe49667f6ebe",
+            "transaction_id": "pos-1004",
+        }
+    },
+    "createAdjustment": {
+        "201": {
+            "adjustment_id": "adj-2026-0001",
+            "balance": {"available": 183, "pending": 0, "tier": "basic"},
+            "member_id": "m-1001",
+            "points": 50,
+            "position": 17,
+            "reason": "goodwill: delayed delivery",
+            "recorded_at": "2026-11-23T10:30:00.000000Z",
+        }
+    },
+    "submitBatch": {
+        "200": {
+            "results": [
+                {
+                    "body": {
+                        "balance": {"available": 100, "pending": 0, "tier": "basic"},
+                        "enrolled_at": "2026-11-23T11:02:00.000000Z",
+                        "member_id": "m-1002",
+                        "position": 20,
+                        "status": "active",
+                        "tier": "basic",
+                    },
+                    "index": 0,
+                    "status": 201,
+                },
+                {
+                    "body": {
+                        "accrual_id": "904638be-ada5-5714-816e-a483a172aa14",
+                        "amount": "19.90",
+                        "available_at": "2026-11-23T11:00:00.000000Z",
+                        "balance": {"available": 119, "pending": 0, "tier": "basic"},
+                        "base_points": 19,
+                        "bonus_points": 0,
+                        "currency": "EUR",
+                        "expires_at": "2028-12-01T00:00:00.000000Z",
+                        "member_id": "m-1002",
+                        "partner_id": "shop-1",
+                        "points": 19,
+                        "position": 22,
+                        "recorded_at": "2026-11-23T11:02:00.000000Z",
+                        "status": "available",
+                        "tier_multiplier": "1.0",
+                        "transaction_id": "pos-1005",
+                    },
+                    "index": 1,
+                    "status": 201,
+                },
+                {
+                    "body": {
+                        "detail": "member m-1002 has 119 points available, not 500",
+                        "status": 422,
+                        "title": "Insufficient points",
+                        "type": "https://loyalty-ledger.dev/problems/insufficient-points",
+                    },
+                    "index": 2,
+                    "status": 422,
+                },
+            ]
+        }
+    },
+    "getMember": {
+        "200": {
+            "enrolled_at": "2026-11-02T09:05:00.000000Z",
+            "member_id": "m-1001",
+            "status": "active",
+            "tier": "basic",
+        }
+    },
+    "getMemberBalance": {
+        "200": {
+            "as_of": "2026-11-23T10:30:00.000000Z",
+            "available": 183,
+            "lifetime_adjusted": 50,
+            "lifetime_earned": 142,
+            "lifetime_expired": 0,
+            "lifetime_redeemed": 0,
+            "lifetime_reversed": 9,
+            "member_id": "m-1001",
+            "pending": 0,
+            "position": 16,
+            "tier": "basic",
+        }
+    },
+    "getMemberStatement": {
+        "200": {
+            "lines": [
+                {
+                    "available_after": 0,
+                    "detail": {
+                        "birth_date": "1990-04-12",
+                        "enrolled_at": "2026-11-02T09:05:00.000000Z",
+                        "enrolled_by": "shop-1",
+                        "member_id": "m-1001",
+                        "tier": "basic",
+                    },
+                    "occurred_at": "2026-11-02T09:05:00.000000Z",
+                    "partner_id": "shop-1",
+                    "pending_after": 0,
+                    "points": 0,
+                    "position": 5,
+                    "recorded_at": "2026-11-02T09:05:00.000000Z",
+                    "transaction_id": None,
+                    "type": "MemberEnrolled",
+                },
+                {
+                    "available_after": 100,
+                    "detail": {
+                        "debt_paid": 0,
+                        "lot": {
+                            "available_at": "2026-11-02T09:05:00.000000Z",
+                            "earned_at": "2026-11-02T09:05:00.000000Z",
+                            "expires_at": "2028-12-01T00:00:00.000000Z",
+                            "lot_id": "L1",
+                            "points": 100,
+                            "source": "operator",
+                        },
+                        "reason": "enrollment",
+                    },
+                    "occurred_at": "2026-11-02T09:05:00.000000Z",
+                    "partner_id": None,
+                    "pending_after": 0,
+                    "points": 100,
+                    "position": 6,
+                    "recorded_at": "2026-11-02T09:05:00.000000Z",
+                    "transaction_id": None,
+                    "type": "BonusGranted",
+                },
+                {
+                    "available_after": 142,
+                    "detail": {
+                        "accrual_id": "a820af73-d138-5630-8a14-995cd803bb49",
+                        "amount": "42.50",
+                        "base_points": 42,
+                        "bonus_points": 0,
+                        "currency": "EUR",
+                        "debt_paid": 0,
+                        "earn_rate": "1",
+                        "funding_amount": "0.42",
+                        "funding_rate": "0.01",
+                        "lot": {
+                            "available_at": "2026-11-22T13:40:00.000000Z",
+                            "earned_at": "2026-11-22T13:40:00.000000Z",
+                            "expires_at": "2028-12-01T00:00:00.000000Z",
+                            "lot_id": "L2",
+                            "points": 42,
+                            "source": "shop-1",
+                        },
+                        "occurred_at": "2026-11-22T13:40:00.000000Z",
+                        "partner_id": "shop-1",
+                        "pending": False,
+                        "pending_days": 0,
+                        "points": 42,
+                        "tier": "basic",
+                        "tier_multiplier": "1.0",
+                        "transaction_id": "pos-1001",
+                    },
+                    "occurred_at": "2026-11-22T13:40:00.000000Z",
+                    "partner_id": "shop-1",
+                    "pending_after": 0,
+                    "points": 42,
+                    "position": 8,
+                    "recorded_at": "2026-11-22T13:45:01.123456Z",
+                    "transaction_id": "pos-1001",
+                    "type": "PointsAccrued",
+                },
+            ],
+            "next_cursor": "eyJtZW1iZXIiOiAibS0xMDAxIiwgImFmdGVyIjogOCwgImZyb20iOiBudWxs"
+            "LCAidG8iOiBudWxsfQ==",
+        }
+    },
+    "getMemberTier": {
+        "200": {
+            "guaranteed_until": None,
+            "next_tier": "silver",
+            "qualifying_spend": "32.50",
+            "since": "2026-11-02T09:05:00.000000Z",
+            "spend_to_next_tier": "3567.50",
+            "tier": "basic",
+        }
+    },
+    "getMemberExpiringPoints": {
+        "200": {"lots": [{"expires_at": "2028-12-01T00:00:00.000000Z", "points": 183}]}
+    },
+    "listMemberEvents": {
+        "200": {
+            "events": [
+                {
+                    "data": {
+                        "birth_date": None,
+                        "enrolled_at": "2026-11-23T11:02:00.000000Z",
+                        "enrolled_by": "shop-1",
+                        "member_id": "m-1002",
+                        "tier": "basic",
+                    },
+                    "event_id": "e2bdb82e-b9a2-5644-aece-f4de9205bb19",
+                    "hash": "a09d850d911b1bfda1809c39e10768c264325e89b8b0f63546167f3213b03a37",
+                    "position": 18,
+                    "recorded_at": "2026-11-23T11:02:00.000000Z",
+                    "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
+                    "stream_version": 1,
+                    "type": "MemberEnrolled",
+                },
+                {
+                    "data": {
+                        "debt_paid": 0,
+                        "lot": {
+                            "available_at": "2026-11-23T11:02:00.000000Z",
+                            "earned_at": "2026-11-23T11:02:00.000000Z",
+                            "expires_at": "2028-12-01T00:00:00.000000Z",
+                            "lot_id": "L1",
+                            "points": 100,
+                            "source": "operator",
+                        },
+                        "reason": "enrollment",
+                    },
+                    "event_id": "6ca6d58f-5719-5570-b4b0-61dba199c5e5",
+                    "hash": "1028f76b984b7f8ad72084bc3b31fcd3fa19556be05c299655965c184275ccd4",
+                    "position": 19,
+                    "recorded_at": "2026-11-23T11:02:00.000000Z",
+                    "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
+                    "stream_version": 2,
+                    "type": "BonusGranted",
+                },
+                {
+                    "data": {
+                        "accrual_id": "904638be-ada5-5714-816e-a483a172aa14",
+                        "amount": "19.90",
+                        "base_points": 19,
+                        "bonus_points": 0,
+                        "currency": "EUR",
+                        "debt_paid": 0,
+                        "earn_rate": "1",
+                        "funding_amount": "0.19",
+                        "funding_rate": "0.01",
+                        "lot": {
+                            "available_at": "2026-11-23T11:00:00.000000Z",
+                            "earned_at": "2026-11-23T11:00:00.000000Z",
+                            "expires_at": "2028-12-01T00:00:00.000000Z",
+                            "lot_id": "L2",
+                            "points": 19,
+                            "source": "shop-1",
+                        },
+                        "occurred_at": "2026-11-23T11:00:00.000000Z",
+                        "partner_id": "shop-1",
+                        "pending": False,
+                        "pending_days": 0,
+                        "points": 19,
+                        "tier": "basic",
+                        "tier_multiplier": "1.0",
+                        "transaction_id": "pos-1005",
+                    },
+                    "event_id": "457b642b-9bf6-5601-94a2-16784a759a2c",
+                    "hash": "73864ad9adbba591f78b4cc9db127a2ff43d91dc65043de1f06347d230d34067",
+                    "position": 21,
+                    "recorded_at": "2026-11-23T11:02:00.000000Z",
+                    "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
+                    "stream_version": 3,
+                    "type": "PointsAccrued",
+                },
+            ]
+        }
+    },
+    "runSweep": {
+        "200": {
+            "activated_points": 0,
+            "as_of": "2026-11-24T00:00:00.000000Z",
+            "expired_points": 0,
+            "members_touched": 0,
+            "position": None,
+            "tier_changes": 0,
+        }
+    },
+    "suspendMember": {
+        "200": {
+            "balance": {"available": 119, "pending": 0, "tier": "basic"},
+            "enrolled_at": "2026-11-23T11:02:00.000000Z",
+            "member_id": "m-1002",
+            "position": 23,
+            "status": "suspended",
+            "tier": "basic",
+        }
+    },
+    "reactivateMember": {
+        "200": {
+            "balance": {"available": 119, "pending": 0, "tier": "basic"},
+            "enrolled_at": "2026-11-23T11:02:00.000000Z",
+            "member_id": "m-1002",
+            "position": 24,
+            "status": "active",
+            "tier": "basic",
+        }
+    },
+    "closeMember": {
+        "200": {
+            "balance": {"available": 0, "pending": 0, "tier": "basic"},
+            "enrolled_at": "2026-11-23T11:02:00.000000Z",
+            "member_id": "m-1002",
+            "position": 25,
+            "status": "closed",
+            "tier": "basic",
+        }
+    },
+    "getSettlementReport": {
+        "200": {
+            "currency": "EUR",
+            "from": "2026-11-01T00:00:00.000000Z",
+            "partners": [
+                {
+                    "amount_funded": "0.52",
+                    "amount_reimbursed": "0.00",
+                    "net": "0.52",
+                    "partner_id": "shop-1",
+                    "points_issued": 52,
+                    "points_redeemed": 0,
+                }
+            ],
+            "to": "2026-12-01T00:00:00.000000Z",
+            "totals": {
+                "amount_funded": "0.52",
+                "amount_reimbursed": "0.00",
+                "net": "0.52",
+                "points_issued": 52,
+                "points_redeemed": 0,
+            },
+        }
+    },
+    "getLiabilityReport": {
+        "200": {
+            "as_of": "2026-12-01T06:00:00.000000Z",
+            "by_source": [
+                {"points": 150, "source": "operator"},
+                {"points": 33, "source": "shop-1"},
+            ],
+            "debt_points": 0,
+            "outstanding_points": 183,
+            "pending_points": 0,
+            "value": "1.83",
+        }
+    },
+    "getBreakageReport": {
+        "200": {
+            "from": "2026-11-01T00:00:00.000000Z",
+            "sources": [
+                {"points": 100, "points_expired": 0, "points_forfeited": 100, "source": "operator"},
+                {"points": 19, "points_expired": 0, "points_forfeited": 19, "source": "shop-1"},
+            ],
+            "to": "2026-12-01T00:00:00.000000Z",
+            "total_points": 119,
+        }
+    },
+    "getTrialBalance": {
+        "200": {
+            "accounts": [
+                {"account": "member:m-1001", "credit": 222, "debit": 39},
+                {"account": "member:m-1002", "credit": 119, "debit": 119},
+                {"account": "operator:bonus", "credit": 0, "debit": 250},
+                {"account": "operator:breakage", "credit": 119, "debit": 0},
+                {"account": "partner:shop-1:issued", "credit": 9, "debit": 61},
+                {"account": "partner:shop-1:redeemed", "credit": 30, "debit": 30},
+            ],
+            "as_of": None,
+            "total": 0,
+        }
+    },
+    "getTierReport": {"200": {"tiers": [{"code": "basic", "members": 1}]}},
+    "listEvents": {
+        "200": {
+            "events": [
+                {
+                    "data": {},
+                    "event_id": "8d49cabc-f129-5387-9dc5-f0f2cbde3fa2",
+                    "hash": "f28cd6f823981dd5966cde3d90585ff1d4e17217d73d8f8bd63348de226adfda",
+                    "position": 1,
+                    "recorded_at": "2026-11-02T09:00:00.000000Z",
+                    "stream_id": "b721e08d-c951-58b2-8f1c-f4783bfc5793",
+                    "stream_version": 1,
+                    "type": "ProgramCreated",
+                },
+                {
+                    "data": {
+                        "rules": {
+                            "currency": "EUR",
+                            "enrollment_bonus_points": 100,
+                            "max_backdate_days": 90,
+                            "point_value": "0.01",
+                            "points_lifetime_months": 24,
+                            "tiers": [
+                                {
+                                    "code": "basic",
+                                    "multiplier": "1.0",
+                                    "name": "Basic",
+                                    "threshold": "0",
+                                },
+                                {
+                                    "code": "silver",
+                                    "multiplier": "1.25",
+                                    "name": "Silver",
+                                    "threshold": "3600",
+                                },
+                                {
+                                    "code": "gold",
+                                    "multiplier": "1.5",
+                                    "name": "Gold",
+                                    "threshold": "6000",
+                                },
+                                {
+                                    "code": "diamond",
+                                    "multiplier": "2.0",
+                                    "name": "Diamond",
+                                    "threshold": "12000",
+                                },
+                            ],
+                        }
+                    },
+                    "event_id": "f702c27f-3591-5d58-894e-bbe0ee637d3d",
+                    "hash": "f754f742cbce03e44d33ce56fcd06159610f27e4a1433c3b588a8387e1ddad01",
+                    "position": 2,
+                    "recorded_at": "2026-11-02T09:00:00.000000Z",
+                    "stream_id": "b721e08d-c951-58b2-8f1c-f4783bfc5793",
+                    "stream_version": 2,
+                    "type": "ProgramConfigured",
+                },
+            ],
+            "next_cursor": "eyJhZnRlciI6IDJ9",
+        }
+    },
+    "getAuditDigest": {
+        "200": {
+            "hash": "85c18c9a5ffb23b7bf8fbd57f31fd1b03f2e323f7e67701574d7b29e879e5492",
+            "position": 25,
+        }
+    },
+    "verifyAudit": {
+        "200": {
+            "chain_ok": True,
+            "checked_events": 25,
+            "first_broken_position": None,
+            "ok": True,
+            "position": 25,
+            "projections": [
+                {"detail": None, "name": "member_balances", "ok": True},
+                {"detail": None, "name": "member_lots", "ok": True},
+                {"detail": None, "name": "member_statement", "ok": True},
+                {"detail": None, "name": "member_tiers", "ok": True},
+                {"detail": None, "name": "partner_positions", "ok": True},
+                {"detail": None, "name": "postings", "ok": True},
+                {"detail": None, "name": "event_hashes", "ok": True},
+            ],
+        }
+    },
+    "suspendPartner": {
+        "200": {
+            "currency": "EUR",
+            "earn_rate": "1",
+            "funding_rate": "0.01",
+            "name": "Corner Coffee",
+            "partner_id": "shop-1",
+            "pending_days": 0,
+            "reimbursement_rate": "0.008",
+            "status": "suspended",
+        }
+    },
+    "revokeKey": {},
+    "getHealth": {"200": {"status": "ok"}},
+    "getReadiness": {"200": {"status": "ready"}},
+}
+
+for _operation_id, _answers in ANSWERS.items():
+    EXAMPLES[_operation_id].update(_answers)

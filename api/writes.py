@@ -95,7 +95,12 @@ def documented_write(blp: Blueprint, schema: type[Schema], *problems: str) -> Ca
             200,
             schema=schema,
             description="A replay of an earlier identical request: the original body.",
-            headers={REPLAYED_HEADER: {"schema": {"type": "string", "enum": ["true"]}}},
+            headers={
+                REPLAYED_HEADER: {
+                    "description": "true: this answers an earlier identical request again.",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
         )
         documented = blp.response(201, schema)(replay(view))
         documented_problems(documented, "idempotency-conflict", *problems)
