@@ -36,7 +36,10 @@ class LedgerApi(Api):  # type: ignore[misc]
             self.spec.components.response(status.name, response, lazy=True)
         self.spec.components.response(
             self.DEFAULT_ERROR_RESPONSE_NAME,
-            {"description": "A problem", "content": {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}}},
+            {
+                "description": "Any other problem, e.g. 500 `internal-error`",
+                "content": {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}},
+            },
             lazy=True,
         )
 

@@ -39,7 +39,11 @@ PARTNER_RULES = ("not-found", "member-not-active", "partner-not-active", "occurr
 @blp.arguments(schemas.EnrollRequestSchema)
 @documented_write(blp, schemas.MemberSchema, "not-found", "partner-not-active")
 def enroll(data: dict[str, Any]) -> Response:
-    """Enroll a member (idempotent on member_id, coalition-wide)."""
+    """Enroll a member (idempotent on member_id, coalition-wide).
+
+    The member starts in the lowest tier with the program's enrollment_bonus_points. The
+    same member_id with the same body again is a replay (200), with another body 409.
+    """
     return execute_write("enroll", data)
 
 
@@ -49,7 +53,15 @@ def enroll(data: dict[str, Any]) -> Response:
 @blp.arguments(schemas.AccrualRequestSchema)
 @documented_write(blp, schemas.AccrualSchema, *PARTNER_RULES, "currency-mismatch")
 def accrue(data: dict[str, Any]) -> Response:
-    """Post an accrual (points earned on a purchase)."""
+    """Post an accrual (points earned on a purchase).
+
+    `points = floor(amount * earn_rate * tier_multiplier) + bonus_points`, with the multiplier
+    of the tier held before this accrual; `base_points = floor(amount * earn_rate)`. The points
+    are pending until `occurred_at` + pending days, and expire at the start of the month after
+    `occurred_at`'s month plus the program's points_lifetime_months. The same transaction_id
+    with the same body again is a replay (200, `Idempotent-Replayed: true`), with another body
+    409; a refused request (422) consumes nothing.
+    """
     return execute_write("accrue", data)
 
 
@@ -59,7 +71,12 @@ def accrue(data: dict[str, Any]) -> Response:
 @blp.arguments(schemas.RedemptionRequestSchema)
 @documented_write(blp, schemas.RedemptionSchema, *PARTNER_RULES, "insufficient-points")
 def redeem(data: dict[str, Any]) -> Response:
-    """Redeem available points."""
+    """Redeem available points.
+
+    Consumes the member's available lots soonest expiry first; the partner is reimbursed
+    `points * reimbursement_rate`, rounded half-up to the minor unit. More than `available`
+    is 422 insufficient-points.
+    """
     return execute_write("redeem", data)
 
 
@@ -75,7 +92,13 @@ def redeem(data: dict[str, Any]) -> Response:
     "refund-exceeds-original",
 )
 def reverse_accrual(data: dict[str, Any], transaction_id: str) -> Response:
-    """Reverse an accrual, wholly or in part (a return)."""
+    """Reverse an accrual, wholly or in part (a return).
+
+    Points reversed = `floor(points * refund_amount / amount)`; without refund_amount (or
+    when the refunds reach the amount) all the points not yet reversed. They come from the
+    accrual's own lot first, then other available lots; what is missing becomes debt
+    (`debt_created`). Only the partner that made the accrual may reverse it.
+    """
     return execute_write("reverse_accrual", data, original_transaction_id=transaction_id)
 
 
@@ -85,7 +108,11 @@ def reverse_accrual(data: dict[str, Any], transaction_id: str) -> Response:
 @blp.arguments(schemas.RedemptionReversalRequestSchema)
 @documented_write(blp, schemas.RedemptionReversalSchema, *PARTNER_RULES, "already-reversed")
 def reverse_redemption(data: dict[str, Any], transaction_id: str) -> Response:
-    """Cancel a redemption: its points come back (once)."""
+    """Cancel a redemption: its points come back (once).
+
+    The points pay down debt first, then return to the lots consumed with their original
+    expiry. A second cancellation with another transaction_id is 409 already-reversed.
+    """
     return execute_write("reverse_redemption", data, original_transaction_id=transaction_id)
 
 
