@@ -1,8 +1,10 @@
 """Prometheus metrics: HTTP traffic, what the ledger saves, projection progress, build info.
 
 Under gunicorn `serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start; prometheus-client
-then keeps counters in shared files and `/metrics` aggregates every worker's. Projection
-progress and build info are read when scraped, so they need no shared state.
+then keeps counters in shared files and `/metrics` aggregates every worker's (and those of the
+background process and its projection helpers, which inherit the setting: failed projection
+rounds are counted where they happen). Projection progress and build info are read when
+scraped, from the database, so they need no shared state.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from projections import health
+from projections.definitions import ALL
+
 log = logging.getLogger("api.metrics")
 
 UNMATCHED_ROUTE = "<unmatched>"
+PROJECTIONS = [p.name for p in ALL]
 
 HTTP_REQUESTS = Counter(
     "ledger_http_requests", "HTTP requests answered", ["method", "route", "status"]
@@ -72,7 +78,7 @@ def record_saved_events(domain_events: Sequence[Any]) -> None:
 
 
 class ScrapeTimeCollector(Collector):
-    """Projection progress (from the app's projection worker) and build info."""
+    """Projection progress (from the database) and build info."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -104,11 +110,14 @@ class ScrapeTimeCollector(Collector):
 
 
 def projection_status(app: Flask) -> list[dict[str, Any]]:
-    worker = app.extensions.get("projection_worker")
-    if worker is None or not hasattr(worker, "status"):
-        return []
+    """Each projection's position and lag, read from the database: the projections run in
+    another process (`serve`'s background process and its helpers) or on another host
+    (`loyalty-ledger project`), and every HTTP worker answers alike."""
+    from api.blueprints.queries import read_target  # (the blueprints import this module)
+
     try:
-        return list(worker.status())
+        with app.app_context():
+            return health.status(app.extensions["ledger"], read_target(), PROJECTIONS)
     except Exception:  # a scrape must still answer while the database is down
         log.warning("projection status unavailable", exc_info=True)
         return []

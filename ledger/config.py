@@ -23,6 +23,8 @@ class Settings:
     # before the next, so rounds share their fixed cost (projections/worker.py).
     projection_gather_seconds: float = 0.15
     read_wait_seconds: float = 5.0
+    # `/readyz` answers 503 once a projection trails the log by more than this (0: never).
+    ready_max_lag_seconds: float = 60.0
     pool_size: int = 5
     max_overflow: int = 10
     # Longest wait for a database connection; eventsourcing retries a call 10 times, so a
@@ -49,6 +51,7 @@ class Settings:
             projection_poll_seconds=float(env.get("LEDGER_PROJECTION_POLL_SECONDS", "0.2")),
             projection_gather_seconds=float(env.get("LEDGER_PROJECTION_GATHER_SECONDS", "0.15")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", "5")),
+            ready_max_lag_seconds=float(env.get("LEDGER_READY_MAX_LAG_SECONDS", "60")),
             pool_size=int(env.get("LEDGER_DB_POOL_SIZE", "5")),
             max_overflow=int(env.get("LEDGER_DB_MAX_OVERFLOW", "10")),
             db_connect_timeout=int(env.get("LEDGER_DB_CONNECT_TIMEOUT", "2")),

@@ -32,7 +32,8 @@ def healthz() -> dict[str, Any]:
 @blp.problems("unavailable")
 @blp.response(200, StatusSchema)
 def readyz() -> dict[str, Any]:
-    """The database answers and every migration is applied; else 503 `unavailable`."""
+    """The database answers, every migration is applied and no projection trails the log by
+    more than `ready_max_lag_seconds`; else 503 `unavailable`."""
     settings = current_app.extensions["settings"]
     try:
         check_reachable(settings)
@@ -45,6 +46,18 @@ def readyz() -> dict[str, Any]:
             f"Migrations not applied: {', '.join(missing)}; run `loyalty-ledger migrate`.",
             headers=RETRY_AFTER,
         )
+    limit = settings.ready_max_lag_seconds
+    if limit > 0:
+        behind = [s for s in metrics.projection_status(current_app) if s["lag_seconds"] > limit]
+        if behind:
+            worst = max(behind, key=lambda s: s["lag_seconds"])
+            raise Problem(
+                "unavailable",
+                f"Projection {worst['name']} is at position {worst['position']} of "
+                f"{worst['head']}, {worst['lag_seconds']:.0f} s behind the log "
+                f"(more than {limit:g} s).",
+                headers=RETRY_AFTER,
+            )
     return {"status": "ready"}
 
 

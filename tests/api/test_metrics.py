@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
+import pytest
+
+from api.metrics import PROJECTIONS
+from projections.eventlog import open_ledger
+from projections.runner import ProjectionRunner
+from projections.store import open_target
 from tests.api.ops_helpers import deploy, samples
-
-
-class FakeProjectionWorker:
-    def status(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": "member_balances",
-                "position": 41,
-                "head": 44,
-                "lag_events": 3,
-                "lag_seconds": 1.5,
-            }
-        ]
 
 
 def test_metrics_count_known_traffic_exactly(sqlite_url: str) -> None:
     deployment = deploy(sqlite_url)
     client, partner = deployment.client, deployment.partner
-    deployment.app.extensions["projection_worker"] = FakeProjectionWorker()
     now = datetime.now(UTC).isoformat()
     before = samples(client)
 
@@ -75,9 +66,68 @@ def test_metrics_count_known_traffic_exactly(sqlite_url: str) -> None:
     assert delta("ledger_points_total", kind="issued", partner="p1") == 20
     assert delta("ledger_points_total", kind="redeemed", partner="p1") == 5
     assert delta("ledger_points_total", kind="reversed", partner="p1") == 10
-    assert after[("ledger_projection_position", (("projection", "member_balances"),))] == 41
-    assert after[("ledger_projection_lag_events", (("projection", "member_balances"),))] == 3
-    assert after[("ledger_projection_lag_seconds", (("projection", "member_balances"),))] == 1.5
     routes = {dict(labels).get("route") for _, labels in after}
     assert "/v1/accruals/<transaction_id>/reversals" in routes
     assert not any(route and ("a2" in route or "m-7" in route) for route in routes)
+
+
+def _gauges(after: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str) -> set[float]:
+    return {after[(name, (("projection", p),))] for p in PROJECTIONS}
+
+
+def test_projection_gauges_are_read_from_the_database(database_url: str) -> None:
+    """No worker in this process: position and lag are the tracking table against the log."""
+    deployment = deploy(database_url)
+    client, partner = deployment.client, deployment.partner
+    assert client.post("/v1/members", json={"member_id": "m-1"}, headers=partner).status_code == 201
+    settings = deployment.app.extensions["settings"]
+    ledger, target = open_ledger(settings=settings), open_target(settings)
+    try:
+        runner = ProjectionRunner(ledger, target)
+        head = runner.catch_up()
+        caught_up = samples(client)
+        assert _gauges(caught_up, "ledger_projection_position") == {head}
+        assert _gauges(caught_up, "ledger_projection_lag_events") == {0}
+        assert _gauges(caught_up, "ledger_projection_lag_seconds") == {0}
+
+        accrual = {"member_id": "m-1", "amount": "10.00", "currency": "EUR"}
+        now = datetime.now(UTC).isoformat()
+        for transaction_id in ("a1", "a2"):
+            response = client.post(
+                "/v1/accruals",
+                headers=partner,
+                json={**accrual, "transaction_id": transaction_id, "occurred_at": now},
+            )
+            assert response.status_code == 201
+        behind = samples(client)
+        written = runner.head() - head
+        assert written >= 2
+        assert _gauges(behind, "ledger_projection_position") == {head}
+        assert _gauges(behind, "ledger_projection_lag_events") == {written}
+        assert min(_gauges(behind, "ledger_projection_lag_seconds")) > 0
+
+        runner.catch_up()
+        assert _gauges(samples(client), "ledger_projection_lag_events") == {0}
+    finally:
+        target.close()
+        ledger.close()
+        deployment.app.extensions["ledger"].close()
+
+
+@pytest.mark.parametrize("limit", [3600.0, 0.000001])
+def test_readyz_is_not_ready_while_a_projection_lags_past_the_limit(
+    database_url: str, limit: float
+) -> None:
+    deployment = deploy(database_url, ready_max_lag_seconds=limit)
+    client = deployment.client  # nothing applies the projections: the partner is unapplied
+    response = client.get("/readyz")
+    if limit > 1:
+        assert response.status_code == 200, response.get_json()
+        return
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    problem = response.get_json()
+    assert problem["type"].endswith("/unavailable")
+    assert problem["detail"].startswith("Projection ")
+    assert "at position 0 of " in problem["detail"]
+    deployment.app.extensions["ledger"].close()

@@ -11,12 +11,14 @@ from typing import Any
 import psycopg
 import pytest
 
+from projections.definitions import ALL
 from tests.system.pg_cluster import PrivateCluster
 from tests.system.serve_support import POINTS_PER_ACCRUAL, Served, accrual, serve_on, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 MEMBERS = ("m1", "m2", "m3")
+PROJECTIONS = [p.name for p in ALL]
 STREAM_BEFORE_SECONDS = 2.0
 STREAM_AFTER_SECONDS = 3.0
 
@@ -114,6 +116,17 @@ def test_restart_under_accruals_heals_projections_and_reads_postgres(
             ).fetchone()
         accruals = sum(map(len, accepted.values()))
         assert rows == (accruals, accruals)
+        head = _head(served.url)
+        gauges = served.metrics()
+        for projection in PROJECTIONS:
+            label = f'{{projection="{projection}"}}'
+            assert gauges[f"ledger_projection_position{label}"] == head
+            assert gauges[f"ledger_projection_lag_events{label}"] == 0
+            assert gauges[f"ledger_projection_lag_seconds{label}"] == 0
+        # The restart is in the failure count of both groups (the HTTP worker aggregates the
+        # background process's and its helper's counters).
+        assert gauges['ledger_projection_failures_total{group="members"}'] >= 1
+        assert gauges['ledger_projection_failures_total{group="finance"}'] >= 1
         assert served.stop() == 0
     finally:
         if served.process.poll() is None:
