@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, g, jsonify, url_for
 from marshmallow import Schema, ValidationError
 
 from api import schemas
@@ -77,13 +77,33 @@ def error_result(error: Problem | LedgerError | ValidationError) -> Result:
     return body["status"], body
 
 
-def write_response(outcome: Outcome, schema: Schema, created: bool = True) -> Response:
+def write_response(
+    outcome: Outcome, schema: Schema, created: bool = True, location: str | None = None
+) -> Response:
+    """The answer; a 201 carries `Location`, the URL of what it created."""
     status, body = write_result(outcome, schema, created)
     response = jsonify(body)
     response.status_code = status
     if outcome.replayed:
         response.headers[REPLAYED_HEADER] = "true"
+    if status == 201 and location is not None:
+        response.headers["Location"] = location
     return response
+
+
+LOCATION_HEADER = {
+    "Location": {
+        "description": "The URL of the new resource.",
+        "schema": {"type": "string", "format": "uri-reference"},
+    }
+}
+
+
+def transaction_location(partner_id: str, transaction_id: str) -> str:
+    """`/v1/transactions/{transaction_id}`, naming the partner for a key that acts for any."""
+    if g.principal.role == "partner":
+        return url_for("partners.transaction", transaction_id=transaction_id)
+    return url_for("partners.transaction", transaction_id=transaction_id, partner_id=partner_id)
 
 
 def documented_write(blp: Blueprint, schema: type[Schema], *problems: str) -> Callable[[V], V]:
@@ -102,7 +122,7 @@ def documented_write(blp: Blueprint, schema: type[Schema], *problems: str) -> Ca
                 }
             },
         )
-        documented = blp.response(201, schema)(replay(view))
+        documented = blp.response(201, schema, headers=LOCATION_HEADER)(replay(view))
         documented_problems(documented, "idempotency-conflict", *problems)
         return cast(V, documented)
 
@@ -117,7 +137,11 @@ def execute_write(name: str, data: dict[str, Any], **path: str) -> Response:
     command = operation.command(partner_id=partner_id, **data, **path)
     executor: GroupExecutor | None = current_app.extensions["group_executor"]
     outcome = executor.execute(command) if executor else current_ledger().execute(command)
-    return write_response(outcome, operation.response)
+    if name == "enroll":
+        location = url_for("queries.member", member_id=outcome.body["member_id"])
+    else:
+        location = transaction_location(partner_id or "", outcome.body["transaction_id"])
+    return write_response(outcome, operation.response, location=location)
 
 
 # --------------------------------------------------------------------------- batches

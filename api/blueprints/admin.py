@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify, url_for
 
 from api import schemas
 from api.auth import require_roles
 from api.blueprint import Blueprint
-from api.writes import current_ledger, documented_write, write_response
+from api.problems import Problem
+from api.writes import (
+    LOCATION_HEADER,
+    current_ledger,
+    documented_write,
+    write_response,
+    write_result,
+)
 from ledger.access import ROLES
-from ledger.application import SweepReport
+from ledger.application import ADJUSTMENT_SCOPE, SweepReport
 from ledger.commands import Adjust
 from ledger.money import with_minor_digits
 from ledger.partner import PartnerTerms
@@ -61,7 +68,11 @@ def _program_body(rules: ProgramRules) -> dict[str, Any]:
 @documented_write(blp, schemas.PartnerSchema)
 def register_partner(terms: PartnerTerms) -> Response:
     """Register a partner (the same body again: 200; different terms: 409)."""
-    return write_response(current_ledger().register_partner(terms), schemas.PartnerSchema())
+    return write_response(
+        current_ledger().register_partner(terms),
+        schemas.PartnerSchema(),
+        location=url_for("admin.partner", partner_id=terms.partner_id),
+    )
 
 
 @blp.route("/partners/<partner_id>", methods=["GET"])
@@ -89,11 +100,12 @@ def suspend_partner(_: dict[str, Any], partner_id: str) -> Response:
 @blp.problems("not-found")
 @require_roles("admin")
 @blp.arguments(schemas.KeyRequestSchema)
-@blp.response(201, schemas.KeySchema)
-def issue_key(data: dict[str, Any]) -> dict[str, Any]:
+@blp.response(201, schemas.KeySchema, headers=LOCATION_HEADER)
+def issue_key(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Issue an API key; the response is the only time the key is shown."""
     token, key = current_ledger().issue_key(data["role"], data.get("partner_id"), data["name"])
-    return {**key.as_dict(), "key": token}
+    location = url_for("admin.revoke_key", key_id=key.key_id)
+    return {**key.as_dict(), "key": token}, {"Location": location}
 
 
 @blp.route("/keys/<key_id>", methods=["DELETE"])
@@ -114,7 +126,23 @@ def revoke_key(_: dict[str, Any], key_id: str) -> None:
 def adjust(data: dict[str, Any], member_id: str) -> Response:
     """Credit or debit points by hand (idempotent on adjustment_id)."""
     outcome = current_ledger().adjust(Adjust(member_id=member_id, **data))
-    return write_response(outcome, schemas.AdjustmentSchema())
+    location = url_for(
+        "admin.adjustment", member_id=member_id, adjustment_id=outcome.body["adjustment_id"]
+    )
+    return write_response(outcome, schemas.AdjustmentSchema(), location=location)
+
+
+@blp.route("/members/<member_id>/adjustments/<adjustment_id>", methods=["GET"])
+@blp.doc(operationId="getAdjustment")
+@require_roles("admin", "auditor", "finance")
+@blp.response(200, schemas.AdjustmentSchema)
+def adjustment(member_id: str, adjustment_id: str) -> Response:
+    """An adjustment as it was answered (the `Location` of its 201)."""
+    outcome = current_ledger().transaction(ADJUSTMENT_SCOPE, adjustment_id)
+    if outcome.body.get("member_id") != member_id:
+        raise Problem("not-found", f"adjustment {adjustment_id} of member {member_id} not found")
+    _, body = write_result(outcome, schemas.AdjustmentSchema(), created=False)
+    return jsonify(body)
 
 
 def _change_status(member_id: str, action: str) -> Response:
