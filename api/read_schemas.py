@@ -400,6 +400,7 @@ class EventPageSchema(Schema):
 
 class MemberEventsSchema(Schema):
     events = Listed(EventSchema, metadata={"description": "Ascending stream_version."})
+    next_cursor = NextCursor
 
 
 class DigestSchema(Schema):

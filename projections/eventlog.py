@@ -182,16 +182,20 @@ class EventLog:
         ]
 
     @retried
-    def stream_notifications(self, originator_id: UUID) -> list[Notification]:
-        """One aggregate's stored events with their log positions, in version order."""
+    def stream_notifications(
+        self, originator_id: UUID, after_version: int = 0, limit: int | None = None
+    ) -> list[Notification]:
+        """One aggregate's stored events with their log positions, in version order: those
+        after `after_version`, at most `limit` of them."""
         if isinstance(self.recorder, PostgresApplicationRecorder):
             statement = (
                 "SELECT notification_id, originator_version, topic, state "
                 f"FROM {self.recorder.events_table_name} "
-                "WHERE originator_id = %s ORDER BY originator_version"
+                "WHERE originator_id = %s AND originator_version > %s "
+                "ORDER BY originator_version LIMIT %s"
             )
             with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, (originator_id,))
+                curs.execute(statement, (originator_id, after_version, limit))
                 rows = [
                     (r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
                     for r in curs.fetchall()
@@ -200,10 +204,12 @@ class EventLog:
             statement = (
                 f"SELECT rowid, originator_version, topic, state "
                 f"FROM {self.recorder.events_table_name} "
-                "WHERE originator_id = ? ORDER BY originator_version"
+                "WHERE originator_id = ? AND originator_version > ? "
+                "ORDER BY originator_version LIMIT ?"
             )
             with self.recorder.datastore.transaction(commit=False) as curs:
-                curs.execute(statement, (originator_id.hex,))
+                # SQLite's LIMIT -1 is no limit.
+                curs.execute(statement, (originator_id.hex, after_version, limit or -1))
                 rows = [(r[0], r[1], r[2], r[3]) for r in curs.fetchall()]
         return [
             Notification(

@@ -425,10 +425,31 @@ def events(ledger: Ledger, target: Target, after: int, limit: int) -> dict[str, 
     return {"events": _listing(ledger, target, page), "next_cursor": next_cursor}
 
 
-def member_events(ledger: Ledger, target: Target, member_id: str) -> dict[str, Any] | None:
+def member_events(
+    ledger: Ledger,
+    target: Target,
+    member_id: str,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> dict[str, Any] | None:
+    """A member's events in stream order, a page at a time; None for an unknown member.
+    Raises ValueError for a cursor of another listing."""
     from projections.eventlog import EventLog
 
-    notifications = EventLog(ledger).stream_notifications(member_uuid(member_id))
-    if not notifications:
+    after = 0
+    if cursor is not None:
+        state = decode_cursor(cursor)
+        if state.get("member_events") != member_id:
+            raise ValueError("the cursor belongs to another listing")
+        after = int(state["after_version"])
+    notifications = EventLog(ledger).stream_notifications(
+        member_uuid(member_id), after_version=after, limit=limit + 1
+    )
+    if not notifications and cursor is None:
         return None
-    return {"events": _listing(ledger, target, notifications)}
+    page = notifications[:limit]
+    next_cursor = None
+    if len(notifications) > limit:
+        last = page[-1].originator_version
+        next_cursor = encode_cursor({"member_events": member_id, "after_version": last})
+    return {"events": _listing(ledger, target, page), "next_cursor": next_cursor}

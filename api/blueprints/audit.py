@@ -45,6 +45,17 @@ class EventsArgs(Consistency):
     )
 
 
+class MemberEventsArgs(Consistency):
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=reads.MAX_LIMIT),
+        metadata={"description": "Events per page (1 to 1000)."},
+    )
+    cursor = fields.String(
+        metadata={"description": "The next_cursor of the previous page: continues that listing."}
+    )
+
+
 def hashed(
     read: Callable[[Target], dict[str, Any] | None], min_position: int | None
 ) -> dict[str, Any] | None:
@@ -85,14 +96,21 @@ def events(args: dict[str, Any]) -> Any:
 @blp.route("/members/<member_id>/events", methods=["GET"])
 @blp.doc(operationId="listMemberEvents")
 @require_roles(*ROLES)
-@blp.arguments(Consistency, location="query")
+@blp.arguments(MemberEventsArgs, location="query")
 @blp.response(200, rs.MemberEventsSchema)
 def member_events(args: dict[str, Any], member_id: str) -> Any:
-    """One member's events in stream order."""
-    found = hashed(
-        lambda target: reads.member_events(current_ledger(), target, member_id),
-        args.get("min_position"),
-    )
+    """One member's events in stream order, a page at a time."""
+    try:
+        found = hashed(
+            lambda target: reads.member_events(
+                current_ledger(), target, member_id, args["limit"], args.get("cursor")
+            ),
+            args.get("min_position"),
+        )
+    except ValueError as error:
+        raise Problem(
+            "validation-error", "Unknown cursor.", {"cursor": ["Not a cursor from this listing."]}
+        ) from error
     if found is None:
         raise not_found(f"member {member_id}")
     return jsonable(found)

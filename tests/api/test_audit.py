@@ -36,6 +36,39 @@ def test_member_events(reader: Reader) -> None:
     reader.get("/v1/members/nobody/events", status=404)
 
 
+def test_member_events_in_pages(reader: Reader) -> None:
+    everything = reader.get("/v1/members/m2/events", min_position=reader.head)
+    types = [e["type"] for e in everything["events"]]
+    assert types == [
+        "MemberEnrolled",
+        "BonusGranted",
+        "PointsAccrued",
+        "PointsRedeemed",
+        "AccrualReversed",
+        "PointsAdjusted",
+        "PointsExpired",
+    ]
+    assert everything["next_cursor"] is None
+    pages, cursor = [], None
+    while True:
+        query = {"limit": 3} if cursor is None else {"limit": 3, "cursor": cursor}
+        page = reader.get("/v1/members/m2/events", **query)
+        pages.append([e["stream_version"] for e in page["events"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [[1, 2, 3], [4, 5, 6], [7]]
+    assert [e["type"] for e in reader.get("/v1/members/m2/events", limit=1)["events"]] == [
+        "MemberEnrolled"
+    ]
+    first = reader.get("/v1/members/m2/events", limit=3)
+    other = reader.get("/v1/members/m1/events", cursor=first["next_cursor"], status=422)
+    assert list(other["errors"]) == ["cursor"]
+    reader.get("/v1/members/m2/events", cursor="garbage", status=422)
+    for limit in (0, 1001):
+        reader.get("/v1/members/m2/events", limit=limit, status=422)
+
+
 def test_verify(reader: Reader) -> None:
     body = reader.get("/v1/audit/verify", min_position=reader.head)
     assert body["ok"] and body["chain_ok"]
