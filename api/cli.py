@@ -438,28 +438,71 @@ def trial_balance_report(
 # ------------------------------------------------------- projections and auditors
 
 
+# `project --rebuild --wait` gave up: another runner kept the lock (sysexits' EX_TEMPFAIL).
+LOCK_HELD_EXIT = 75
+
+
 @main.command()
 @click.option("--rebuild", is_flag=True, help="truncate every projection and replay from 0")
 @click.option("--once", is_flag=True, help="catch up to the log head, then exit")
+@click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(min=0),
+    help="with --rebuild: give up (exit 75) if another runner still holds a projection lock "
+    "after this many seconds (default: wait until it stops)",
+)
 @click.pass_context
-def project(ctx: click.Context, rebuild: bool, once: bool) -> None:
-    """Run the projection runner alone (one active per database; others stand by)."""
+def project(ctx: click.Context, rebuild: bool, once: bool, wait: float | None) -> None:
+    """Run the projection runner alone (one active per database; others stand by).
+
+    SIGTERM or SIGINT stops it; one that stops --rebuild or --once before it is done exits
+    128 + the signal's number, saying how far it got."""
     import signal
 
-    from projections.worker import ProjectionWorker
+    from projections.worker import Interrupted, LockHeld, ProjectionWorker
 
+    if wait is not None and not rebuild:
+        raise click.UsageError("--wait applies to --rebuild only")
     with opened_ledger(ctx) as ledger:
         worker = ProjectionWorker(settings_of(ctx), ledger)
-        signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+        received: list[int] = []
+
+        def stop(signum: int, frame: object) -> None:
+            received.append(signum)
+            worker.request_stop()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop)
+        doing = "rebuild" if rebuild else "catch-up"
         try:
             if rebuild:
-                click.echo(f"rebuilt to position {worker.rebuild()}", err=True)
+                click.echo(f"rebuilt to position {worker.rebuild(wait)}", err=True)
+                doing = "catch-up"
             if once:
                 click.echo(f"caught up to position {worker.catch_up()}", err=True)
             else:
                 worker.run_forever()
-        except KeyboardInterrupt:
-            pass
+        except LockHeld as held:
+            groups = ", ".join(held.groups)
+            click.echo(
+                f"Error: another runner (`serve` or `project`) still holds the projection lock "
+                f"of {groups} after {wait:g} s; nothing was rebuilt",
+                err=True,
+            )
+            ctx.exit(LOCK_HELD_EXIT)
+        except Interrupted as stopped:
+            if stopped.position is None:
+                click.echo(
+                    "Error: stopped while waiting for the lock; nothing was rebuilt", err=True
+                )
+            else:
+                click.echo(
+                    f"Error: {doing} stopped at position {stopped.position}, before the log head; "
+                    "a runner (`serve` or `project`) carries on from there",
+                    err=True,
+                )
+            ctx.exit(128 + (received[0] if received else signal.SIGTERM))
         finally:
             worker.stop()
 

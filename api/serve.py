@@ -6,12 +6,16 @@ arbiter forks HTTP workers at any time (start, restarts), and a fork taken while
 a database connection mid-transaction leaves the child with SQLite lock state it cannot undo.
 So the arbiter itself holds no connection and no thread; there is exactly one runner per host
 whatever the number of HTTP workers, and the workers only answer requests.
+
+The arbiter supervises the background process as it does its workers: one that dies is
+started again, after 1, 2, 4 ... s (at most `BACKGROUND_BACKOFF_SECONDS`) if it keeps dying.
+And the background process dies with the arbiter, even on SIGKILL of the arbiter
+(`projections.lifeline`), so that no orphan keeps the projection locks from the runner of the
+next `serve`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -31,6 +36,7 @@ from gunicorn.workers.base import Worker
 
 from ledger.application import Ledger
 from ledger.config import Settings
+from projections import lifeline
 from projections.eventlog import open_ledger
 from projections.sweeps import run_sweep
 from projections.worker import ProjectionWorker
@@ -38,6 +44,8 @@ from projections.worker import ProjectionWorker
 log = logging.getLogger("api.serve")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_TIMEOUT_SECONDS = 30.0
+# A background process that ran this long before it died is restarted after the shortest pause.
+BACKGROUND_BACKOFF_SECONDS = 30.0
 
 
 class PeriodicSweep:
@@ -109,6 +117,7 @@ def run_background(settings: Settings) -> None:
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
+    lifeline.watch_parent(stopped.set)
     work = BackgroundWork(settings)
     try:
         # `serve` could not prepare the database (it was down): do it once it answers.
@@ -132,16 +141,58 @@ class BackgroundProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+        self._started_at = 0.0
+        self._failures = 0
+        self._restart_at: float | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "api.serve"], stdin=subprocess.PIPE)
-        assert self.process.stdin is not None
-        # Settings travel on stdin: they may hold secrets that have no place in argv.
-        self.process.stdin.write(json.dumps(dataclasses.asdict(self.settings)).encode())
-        self.process.stdin.close()
+        self.process = lifeline.spawn([sys.executable, "-m", "api.serve"], self.settings)
+        self._started_at = time.monotonic()
+        self._restart_at = None
+        log.info(
+            "background process started (pid %s)",
+            self.process.pid,
+            extra={"fields": {"pid": self.process.pid}},
+        )
+
+    def reap(self) -> None:
+        """Collect its exit status if it died (before gunicorn's reaping takes it)."""
+        if self.process is not None:
+            self.process.poll()
+
+    def keep_running(self) -> None:
+        """Restart it if it died, after 1 s, or longer if it keeps dying."""
+        process = self.process
+        if self.stopping or process is None or process.poll() is None:
+            return
+        now = time.monotonic()
+        if self._restart_at is None:
+            lifeline.release(process)
+            if now - self._started_at >= BACKGROUND_BACKOFF_SECONDS:
+                self._failures = 0
+            pause = min(2.0**self._failures, BACKGROUND_BACKOFF_SECONDS)
+            self._failures += 1
+            self._restart_at = now + pause
+            log.error(
+                "background process (pid %s) %s; restarting it in %g s",
+                process.pid,
+                _describe_exit(process.returncode),
+                pause,
+                extra={"fields": {"pid": process.pid, "returncode": process.returncode}},
+            )
+        if now >= self._restart_at:
+            self.start()
+
+    def forget(self) -> None:
+        """In a forked HTTP worker: drop the copy of the pipe the background process watches
+        (it must see end-of-file as soon as the arbiter dies, whatever the workers do)."""
+        if self.process is not None:
+            lifeline.release(self.process)
 
     def stop(self) -> None:
-        if self.process is None:
+        self.stopping = True
+        if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
         try:
@@ -149,6 +200,32 @@ class BackgroundProcess:
         except subprocess.TimeoutExpired:
             log.warning("background process did not stop in time; killing it")
             self.process.kill()
+            self.process.wait()
+        lifeline.release(self.process)
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    return f"exited with code {returncode}"
+
+
+class SupervisingArbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's arbiter, which also keeps the background process running."""
+
+    def __init__(self, app: LedgerServer) -> None:
+        self.background = app.background
+        super().__init__(app)
+
+    def reap_workers(self) -> None:
+        # First, or gunicorn's waitpid(-1) takes its status for a worker's (and halts the
+        # server on exit codes 3 and 4, which mean "worker failed to boot" to gunicorn).
+        self.background.reap()
+        super().reap_workers()
+
+    def manage_workers(self) -> None:
+        super().manage_workers()  # the main loop calls this about once a second
+        self.background.keep_running()
 
 
 class LedgerServer(BaseApplication):  # type: ignore[misc]
@@ -163,6 +240,7 @@ class LedgerServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         hooks = {
             "when_ready": self._when_ready,
+            "post_fork": self._post_fork,
             "on_exit": self._on_exit,
             "child_exit": _child_exit,
         }
@@ -177,8 +255,18 @@ class LedgerServer(BaseApplication):  # type: ignore[misc]
         settle_for_serving()
         return app
 
+    def run(self) -> None:
+        try:
+            SupervisingArbiter(self).run()
+        except RuntimeError as error:  # as gunicorn's own run() reports it
+            print(f"\nError: {error}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
+
     def _when_ready(self, arbiter: Arbiter) -> None:
         self.background.start()
+
+    def _post_fork(self, arbiter: Arbiter, worker: Worker) -> None:
+        self.background.forget()
 
     def _on_exit(self, arbiter: Arbiter) -> None:
         self.background.stop()
@@ -263,4 +351,4 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 if __name__ == "__main__":
-    run_background(Settings(**json.load(sys.stdin)))
+    run_background(lifeline.read_settings())

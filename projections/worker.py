@@ -8,26 +8,24 @@ Interface used by the API and the command line:
 The projections come in groups (`projections.definitions.GROUPS`), each with its own tracking
 rows and its own lock. On PostgreSQL a worker applies the first group itself and starts one
 helper process per other group (`python -m projections.worker GROUP`), so that the groups
-use separate cores (Python's GIL would serialise them in one process); a helper dies with
-its worker. On SQLite the worker applies every group itself: its writers serialise on the
-database file anyway.
+use separate cores (Python's GIL would serialise them in one process). On SQLite the worker
+applies every group itself: its writers serialise on the database file anyway.
 
 Only one runner per group and database is active: it holds that group's PostgreSQL advisory
-lock (a lock file next to the SQLite database); the others wait and take over within
-`standby_seconds` of the active one dying. A standby worker starts its helpers only once it
-is active. On PostgreSQL the active worker wakes on the recorder's NOTIFY and polls as a
-fallback; on SQLite it polls every `projection_poll_seconds`.
+lock (a lock file next to the SQLite database); the others say that they stand by, and take
+over within `STANDBY_SECONDS` of the active one dying. A standby worker starts its helpers
+only once it is active. A rebuild needs every group's lock: it says whose it waits for, and
+gives up (`LockHeld`) after the wait it was given. A helper dies with its worker, even on
+SIGKILL of the worker (`projections.lifeline`): no orphan keeps a lock. On PostgreSQL the
+active worker wakes on the recorder's NOTIFY and polls as a fallback; on SQLite it polls
+every `projection_poll_seconds`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import dataclasses
-import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -41,6 +39,7 @@ import psycopg
 from ledger import json_logging
 from ledger.application import Ledger
 from ledger.config import Settings
+from projections import lifeline
 from projections.definitions import GROUPS
 from projections.eventlog import open_ledger
 from projections.health import Failures, status
@@ -62,7 +61,27 @@ HELPER_STOP_SECONDS = 30.0
 # A helper that keeps failing (the database is down, say) is restarted after 1, 2, 4 ... s,
 # at most this long; one that ran this long before it exited counts as healthy again.
 HELPER_BACKOFF_SECONDS = 30.0
+# A rebuild waiting for another runner's lock says so again this often.
+WAIT_NOTICE_SECONDS = 60.0
 GROUP_NAMES = tuple(name for name, _ in GROUPS)
+
+
+class LockHeld(Exception):
+    """Another runner held a projection lock for as long as a rebuild would wait."""
+
+    def __init__(self, groups: Sequence[str]) -> None:
+        self.groups = tuple(groups)
+        super().__init__(f"another runner holds the projection lock of {', '.join(groups)}")
+
+
+class Interrupted(Exception):
+    """`request_stop` came before the work in hand was done.
+
+    `position` is where the projections stand, or None if nothing had been changed yet."""
+
+    def __init__(self, position: int | None) -> None:
+        self.position = position
+        super().__init__("interrupted" if position is None else f"interrupted at {position}")
 
 
 class ProjectionWorker:
@@ -86,6 +105,7 @@ class ProjectionWorker:
         else:
             self.groups, self.helper_groups = tuple(groups or GROUP_NAMES), ()
         self._helpers: dict[str, subprocess.Popen[bytes]] = {}
+        self._standing_by: list[str] = []
         self._spawned_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._failing = Failures()
@@ -104,25 +124,42 @@ class ProjectionWorker:
 
     def catch_up(self) -> int:
         """Apply everything up to the head now (helpers in parallel), then return the
-        position every projection has applied (tests, one-off runs, benchmarks)."""
+        position every projection has applied (tests, one-off runs, benchmarks).
+
+        Raises `Interrupted` if `request_stop` comes first (what was applied stays)."""
         runner = self._open()
         helpers = {group: self._spawn(group, once=True) for group in self.helper_groups}
         try:
-            runner.catch_up(groups=self.groups)
+            head = runner.head()
+            # In rounds, so that a stop request is seen within one.
+            while (
+                runner.catch_up(groups=self.groups, deadline=time.monotonic() + ROUND_SECONDS)
+                < head
+            ):
+                if self._stop.is_set():
+                    raise Interrupted(runner.position())
+            while any(process.poll() is None for process in helpers.values()):
+                if self._stop.wait(0.05):
+                    raise Interrupted(runner.position())
         except BaseException:
             for process in helpers.values():
                 _stop_process(process)
             raise
-        failed = [group for group, process in helpers.items() if process.wait() != 0]
+        for process in helpers.values():
+            lifeline.release(process)
+        failed = [group for group, process in helpers.items() if process.returncode != 0]
         if failed:
             raise RuntimeError(f"projection helper for {', '.join(failed)} failed")
         return runner.position()
 
-    def rebuild(self) -> int:
-        """Truncate every projection (holding every group's lock) and replay the log."""
+    def rebuild(self, wait: float | None = None) -> int:
+        """Truncate every projection (holding every group's lock) and replay the log.
+
+        Waits at most `wait` seconds (None: until stopped) for another runner holding a lock,
+        then raises `LockHeld`; `Interrupted(None)` if stopped before it truncated anything,
+        `Interrupted(position)` if stopped while replaying."""
         runner = self._open()
-        if not self._acquire(runner, GROUP_NAMES, wait=True):
-            return runner.position()
+        self._lock_every_group(runner, wait)
         runner.target.reset(runner.names)
         for group in self.helper_groups:
             runner.target.unlock(group)  # the helpers take them
@@ -132,7 +169,7 @@ class ProjectionWorker:
         while not self._stop.is_set():
             try:
                 runner = self._open()
-                mine = self._acquire(runner, self.groups, wait=False)
+                mine = self._acquire(runner, self.groups)
             except Exception as error:  # the database is down: try again shortly
                 self._failing.failed(list(self.groups), error, None)
                 self._recover()
@@ -188,18 +225,50 @@ class ProjectionWorker:
                 self._listener.close()
             self._listener = None
 
-    def _acquire(self, runner: ProjectionRunner, groups: Sequence[str], wait: bool) -> list[str]:
-        """The groups whose lock this worker holds: all of them if `wait` (unless stopped)."""
-        while True:
-            mine = [group for group in groups if runner.target.try_lock(group)]
-            if len(mine) == len(groups) or not wait:
-                break
-            if self._stop.wait(STANDBY_SECONDS):
-                return []
+    def _acquire(self, runner: ProjectionRunner, groups: Sequence[str]) -> list[str]:
+        """The groups whose lock this worker holds now (it says when it stands by)."""
+        mine = [group for group in groups if runner.target.try_lock(group)]
+        waiting = [group for group in groups if group not in mine]
+        if waiting and waiting != self._standing_by:
+            log.info(
+                "another runner holds the projection lock of %s; standing by",
+                ", ".join(waiting),
+                extra={"fields": {"groups": waiting}},
+            )
+        self._standing_by = waiting
         if mine and not self.active:
             log.info("projection runner active (%s)", ", ".join(mine))
         self.active = bool(mine)
         return mine
+
+    def _lock_every_group(self, runner: ProjectionRunner, wait: float | None) -> None:
+        """Hold every group's lock, or raise `LockHeld` (after `wait`) or `Interrupted`."""
+        deadline = None if wait is None else time.monotonic() + wait
+        said_at: float | None = None
+        while True:
+            held = [group for group in GROUP_NAMES if not runner.target.try_lock(group)]
+            if not held:
+                return
+            # All or nothing: holding some while waiting for the others would stall the
+            # runner that is about to take them back (a restarted `serve`, say).
+            for group in GROUP_NAMES:
+                if group not in held:
+                    runner.target.unlock(group)
+            now = time.monotonic()
+            if said_at is None or now - said_at >= WAIT_NOTICE_SECONDS:
+                until = "until it stops" if deadline is None else f"for at most {wait:g} s"
+                log.warning(
+                    "another runner holds the projection lock of %s; waiting %s before rebuilding",
+                    ", ".join(held),
+                    until,
+                    extra={"fields": {"groups": held, "wait_seconds": wait}},
+                )
+                said_at = now
+            if deadline is not None and now >= deadline:
+                raise LockHeld(held)
+            pause = STANDBY_SECONDS if deadline is None else min(STANDBY_SECONDS, deadline - now)
+            if self._stop.wait(pause):
+                raise Interrupted(None)
 
     def _idle(self, runner: ProjectionRunner) -> None:
         poll = self.settings.projection_poll_seconds
@@ -231,13 +300,8 @@ class ProjectionWorker:
     # --------------------------------------------------------------- helpers
 
     def _spawn(self, group: str, once: bool) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "projections.worker", group, "--parent", str(os.getpid())]
-        process = subprocess.Popen([*command, *(["--once"] if once else [])], stdin=subprocess.PIPE)
-        assert process.stdin is not None
-        # Settings travel on stdin: they may hold secrets that have no place in argv.
-        process.stdin.write(json.dumps(dataclasses.asdict(self.settings)).encode())
-        process.stdin.close()
-        return process
+        command = [sys.executable, "-m", "projections.worker", group]
+        return lifeline.spawn([*command, *(["--once"] if once else [])], self.settings)
 
     def _keep_helpers(self) -> None:
         """Start the helpers of an active worker, and again any that exited."""
@@ -247,6 +311,7 @@ class ProjectionWorker:
             if process is not None and process.poll() is None:
                 continue
             if process is not None:
+                lifeline.release(process)
                 ran = now - self._spawned_at[group]
                 failures = 0 if ran >= HELPER_BACKOFF_SECONDS else self._failures.get(group, 0)
                 if ran < min(STANDBY_SECONDS * 2**failures, HELPER_BACKOFF_SECONDS):
@@ -312,37 +377,29 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-def _die_with_parent(parent: int) -> None:
-    """A helper must not outlive its worker (kill -9 included): it would keep holding its
-    group's lock while the worker's stand-in starts a helper of its own."""
-    with contextlib.suppress(OSError, AttributeError):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the worker died before prctl took effect
-        os._exit(1)
+    lifeline.release(process)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """A helper process: `python -m projections.worker GROUP --parent PID [--once]`, with the
-    settings as JSON on stdin."""
+    """A helper process: `python -m projections.worker GROUP [--once]`, spawned by
+    `projections.lifeline.spawn` (the settings on stdin; it dies with its parent)."""
     parser = argparse.ArgumentParser(prog="python -m projections.worker")
     parser.add_argument("group", choices=GROUP_NAMES)
-    parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--once", action="store_true", help="catch up to the head, then exit")
     args = parser.parse_args(argv)
-    _die_with_parent(args.parent)
-    settings = Settings(**json.load(sys.stdin))
+    settings = lifeline.read_settings()
     json_logging.configure(settings)  # the service's JSON lines, like its worker's
     worker = ProjectionWorker(settings, groups=[args.group])
-    if not args.once:  # (a one-off catch-up may just die: its batches are exactly-once)
-        signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+    for signum in (signal.SIGTERM, signal.SIGINT):  # (Ctrl-C reaches the whole group)
+        signal.signal(signum, lambda *_: worker.request_stop())
+    lifeline.watch_parent(worker.request_stop)
     try:
         if args.once:
             worker.catch_up()
         else:
             worker.run_forever()
+    except Interrupted:
+        sys.exit(1)  # its worker stopped it: what it applied stays, exactly once
     finally:
         worker.stop()
 

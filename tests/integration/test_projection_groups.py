@@ -136,6 +136,7 @@ class _Exited:
     """A helper process that has already exited."""
 
     returncode = 1
+    stdin = None
 
     def poll(self) -> int:
         return self.returncode
