@@ -25,6 +25,11 @@ PATH_PARAMETERS: dict[str, str] = {
     "key_id": "The API key's id, as answered when it was issued (not the key itself).",
 }
 JSON = "application/json"
+REQUEST_ID = "X-Request-Id"
+REQUEST_ID_HEADER = {
+    "description": "The request's id, as the client sent it, else a new one (also in the logs).",
+    "schema": {"type": "string"},
+}
 
 
 class LedgerDocs(BasePlugin):  # type: ignore[misc]
@@ -68,6 +73,8 @@ class LedgerDocs(BasePlugin):  # type: ignore[misc]
                 ):
                     parameter["example"] = examples["query"][parameter["name"]]
             for status, response in operation.get("responses", {}).items():
+                if isinstance(response, dict):
+                    response.setdefault("headers", {})[REQUEST_ID] = REQUEST_ID_HEADER
                 content = response.get("content", {}) if isinstance(response, dict) else {}
                 # A write's replay (200) answers its original (201) body again.
                 answer = examples.get(str(status)) or (

@@ -74,6 +74,7 @@ TITLES: dict[str, str] = {
 EXAMPLE_DETAILS: dict[str, tuple[str, dict[str, list[str]] | None]] = {
     "validation-error": (INVALID, {"amount": ['Must be a decimal string such as "12.50".']}),
     "malformed-request": ("The request body is not valid JSON.", None),
+    "unsupported-media-type": ("The body must be application/json, not text/plain.", None),
     "unauthorized": ("Unknown or revoked API key.", None),
     "forbidden": ("Role partner may not do this.", None),
     "not-found": ("member m-1001 not found", None),
@@ -93,6 +94,12 @@ EXAMPLE_DETAILS: dict[str, tuple[str, dict[str, list[str]] | None]] = {
 }
 
 
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before retrying.",
+    "schema": {"type": "integer"},
+}
+
+
 def documented_problems(view: Any, *slugs: str) -> None:
     """Record in a view's OpenAPI doc (flask-smorest's `_apidoc`) that it may answer these
     problems: per status, a problem+json response naming its slugs, with an example body of
@@ -107,6 +114,8 @@ def documented_problems(view: Any, *slugs: str) -> None:
             response = responses[status] = {
                 "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA}, "examples": {}}}
             }
+            if status == 503:
+                response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
         examples = response["content"][PROBLEM_JSON]["examples"]
         detail, errors = EXAMPLE_DETAILS.get(slug, (TITLES.get(slug, slug), None))
         examples[slug] = {
