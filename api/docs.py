@@ -23,6 +23,7 @@ PATH_PARAMETERS: dict[str, str] = {
     "transaction_id": "The acting partner's own transaction_id of the operation this path "
     "names: the accrual or redemption to reverse, or the operation to read.",
     "key_id": "The API key's id, as answered when it was issued (not the key itself).",
+    "adjustment_id": "The adjustment's id, as sent when it was made.",
 }
 JSON = "application/json"
 REQUEST_ID = "X-Request-Id"
@@ -46,7 +47,8 @@ class LedgerDocs(BasePlugin):  # type: ignore[misc]
         for parameter in parameters or ():
             if isinstance(parameter, dict) and parameter.get("in") == "path":
                 name = parameter["name"]
-                parameter.setdefault("description", PATH_PARAMETERS.get(name))
+                if name in PATH_PARAMETERS:
+                    parameter.setdefault("description", PATH_PARAMETERS[name])
                 parameter["schema"] = {"type": "string", "pattern": ID_PATTERN}
                 if name in values:
                     parameter.setdefault("example", values[name])

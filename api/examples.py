@@ -90,6 +90,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             "reason": "goodwill: delayed delivery",
         },
     },
+    "getAdjustment": {"path": {"member_id": "m-1001", "adjustment_id": "adj-2026-0001"}},
     "submitBatch": {
         "request": {
             "operations": [
@@ -321,6 +322,17 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "recorded_at": "2026-11-23T10:30:00.000000Z",
         }
     },
+    "getAdjustment": {
+        "200": {
+            "adjustment_id": "adj-2026-0001",
+            "balance": {"available": 183, "pending": 0, "tier": "basic"},
+            "member_id": "m-1001",
+            "points": 50,
+            "position": 17,
+            "reason": "goodwill: delayed delivery",
+            "recorded_at": "2026-11-23T10:30:00.000000Z",
+        }
+    },
     "submitBatch": {
         "200": {
             "results": [
@@ -506,7 +518,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         "tier": "basic",
                     },
                     "event_id": "e2bdb82e-b9a2-5644-aece-f4de9205bb19",
-                    "hash": "7e1fc60c494d9ca895bb7749a8ba33847bc2f8f6c64094d836cccf4ba8cedabc",
+                    "hash": "d57f0dbe05526c30e28a926ecdfb3a3877e26eb901531dee86d1c6166970c2c8",
                     "position": 18,
                     "recorded_at": "2026-11-23T11:02:00.000000Z",
                     "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
@@ -527,7 +539,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         "reason": "enrollment",
                     },
                     "event_id": "6ca6d58f-5719-5570-b4b0-61dba199c5e5",
-                    "hash": "1506c07297e2329b49542dff6a0c47cab4803d2b969d1a132442f57c42f548b0",
+                    "hash": "e76ca97480d810be0a6858cc9a4252043d234577be3ead4bc030b259c2681ad7",
                     "position": 19,
                     "recorded_at": "2026-11-23T11:02:00.000000Z",
                     "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
@@ -563,14 +575,15 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         "transaction_id": "pos-1005",
                     },
                     "event_id": "457b642b-9bf6-5601-94a2-16784a759a2c",
-                    "hash": "b290bf8a19c671caecc4d3dddb717e2d3a7d05c8430984bbd315852890d6d94d",
+                    "hash": "352aa374c4504d06876c760e10721b37348629e68b32ce3354b9a348abc90231",
                     "position": 21,
                     "recorded_at": "2026-11-23T11:02:00.000000Z",
                     "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
                     "stream_version": 3,
                     "type": "PointsAccrued",
                 },
-            ]
+            ],
+            "next_cursor": None,
         }
     },
     "runSweep": {
@@ -739,7 +752,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     },
     "getAuditDigest": {
         "200": {
-            "hash": "eedb92da7f5f686a8453e43fc751f54ef26616203c166e43123a8a7df3641c21",
+            "hash": "cb19d8579b5dc488d920c039bb2791c33439397d96a0b3c9aceb73966b137eb3",
             "position": 25,
         }
     },

@@ -26,6 +26,7 @@ STORY: list[tuple[str, str | None]] = [
     ("reverseAccrual", "2026-11-23T10:00:30Z"),
     ("reverseRedemption", "2026-11-23T10:05:30Z"),
     ("createAdjustment", "2026-11-23T10:30:00Z"),
+    ("getAdjustment", None),
     ("submitBatch", "2026-11-23T11:02:00Z"),
     ("getMember", None),
     ("getMemberBalance", None),
