@@ -3,7 +3,10 @@ response counted: for the tests that restart or break the database under it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -75,16 +78,64 @@ class Served:
                 found[name] = float(value)
         return found
 
+    def sql(self, statement: str) -> list[tuple[Any, ...]]:
+        """Run a statement on the service's database, from outside (committed at once)."""
+        if self.url.startswith("sqlite"):
+            conn = sqlite3.connect(self.url.split("sqlite:///", 1)[1], timeout=30)
+            try:
+                with conn:
+                    return conn.execute(statement).fetchall()
+            finally:
+                conn.close()
+        with psycopg.connect(self.url, autocommit=True) as pg:
+            cursor = pg.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+    def close(self) -> None:
+        """After a failed test: stop the service and every process it started (the
+        background process outlives a master killed with SIGKILL)."""
+        if self.process.poll() is not None:
+            return
+        family = _descendants(self.process.pid)
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
 def serve_on(cluster: PrivateCluster, cwd: Path, workers: int = 2, **env: str) -> Served:
     """`serve` on a fresh database `ledger` of `cluster`, with partner p1 (1 point per EUR)."""
     with psycopg.connect(cluster.url, autocommit=True) as conn:
         conn.execute("CREATE DATABASE ledger")
-    url = cluster.url.rsplit("/", 1)[0] + "/ledger"
+    return serve(cluster.url.rsplit("/", 1)[0] + "/ledger", cwd, workers, **env)
+
+
+def serve(url: str, cwd: Path, workers: int = 2, **env: str) -> Served:
+    """`serve` on the database at `url`, with partner p1 (1 point per EUR)."""
     port = free_port()
     stderr = cwd / "serve.err"
     with (cwd / "serve.out").open("wb") as out, stderr.open("wb") as err:
@@ -103,31 +154,30 @@ def serve_on(cluster: PrivateCluster, cwd: Path, workers: int = 2, **env: str) -
     served = Served(process, f"http://127.0.0.1:{port}", url, stderr)
     try:
         wait_until(lambda: served.request("GET", "/readyz").ok, 60, "serve to be ready")
+        served.until_accepted("POST", "/v1/partners", partner("p1"))
     except BaseException:
-        process.kill()
-        process.wait()
+        served.close()
         raise
-    served.until_accepted(
-        "POST",
-        "/v1/partners",
-        {
-            "partner_id": "p1",
-            "name": "Partner",
-            "currency": "EUR",
-            "earn_rate": "1",
-            "funding_rate": "0.01",
-            "reimbursement_rate": "0.01",
-            "pending_days": 0,
-        },
-    )
     return served
 
 
-def accrual(member_id: str, transaction_id: str) -> dict[str, str]:
+def partner(partner_id: str) -> dict[str, Any]:
+    return {
+        "partner_id": partner_id,
+        "name": f"Partner {partner_id}",
+        "currency": "EUR",
+        "earn_rate": "1",
+        "funding_rate": "0.01",
+        "reimbursement_rate": "0.01",
+        "pending_days": 0,
+    }
+
+
+def accrual(member_id: str, transaction_id: str, partner_id: str = "p1") -> dict[str, str]:
     return {
         "transaction_id": transaction_id,
         "member_id": member_id,
-        "partner_id": "p1",
+        "partner_id": partner_id,
         "amount": f"{POINTS_PER_ACCRUAL}.00",
         "currency": "EUR",
         "occurred_at": datetime.now(UTC).isoformat(),

@@ -129,6 +129,4 @@ def test_restart_under_accruals_heals_projections_and_reads_postgres(
         assert gauges['ledger_projection_failures_total{group="finance"}'] >= 1
         assert served.stop() == 0
     finally:
-        if served.process.poll() is None:
-            served.process.kill()
-            served.process.wait()
+        served.close()
