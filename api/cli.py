@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,6 +91,13 @@ def opened_ledger(ctx: click.Context) -> Iterator[Ledger]:
         ledger.close()
 
 
+def prepare_metrics_dir() -> None:
+    """Counters shared by the workers live in files. prometheus-client decides where it keeps
+    values when it is imported (api.serve imports it), so this comes first."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loyalty-ledger-metrics-")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -102,9 +111,9 @@ def opened_ledger(ctx: click.Context) -> Iterator[Ledger]:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Run the HTTP service (gunicorn) with its projection runner and periodic sweep."""
+    prepare_metrics_dir()
     from api import serve as server
 
-    server.prepare_metrics_dir()
     settings = settings_of(ctx)
     configure_logging(settings)
     try:
