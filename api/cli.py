@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -521,10 +522,27 @@ def audit() -> None:
     """Auditor tools."""
 
 
+def _digest(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    position, _, digest = value.partition(":")
+    if not (position.isdecimal() and int(position) >= 1 and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise click.BadParameter("expected POSITION:HASH (a position >= 1, 64 hex digits)")
+    return int(position), digest
+
+
 @audit.command("verify")
+@click.option(
+    "--digest",
+    callback=_digest,
+    metavar="POSITION:HASH",
+    help="a digest kept earlier (GET /v1/audit/digest) that must still be on the chain",
+)
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Recompute the hash chain and every projection from the events and compare.
+def audit_verify(ctx: click.Context, digest: tuple[int, str] | None) -> None:
+    """Recompute the hash chain over the whole log and every projection from the events.
 
     Prints the report as JSON; exits 1 (naming the first broken position) on a mismatch."""
     from projections.audit import verify
@@ -533,13 +551,18 @@ def audit_verify(ctx: click.Context) -> None:
     with opened_ledger(ctx) as ledger:
         target = open_target(ledger.settings)
         try:
-            report = verify(ledger, target)
+            report = verify(ledger, target, digest)
         finally:
             target.close()
     click.echo(json.dumps(report, default=str))
     if not report["ok"]:
         broken = report["first_broken_position"]
-        where = f"first broken position {broken}" if broken else "projections differ"
+        if broken is not None:
+            where = f"first broken position {broken}"
+        elif report["digest_ok"] is False:
+            where = "the digest is not on the chain"
+        else:
+            where = "projections differ"
         click.echo(f"audit verify FAILED: {where}", err=True)
         ctx.exit(1)
 

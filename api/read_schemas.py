@@ -426,19 +426,57 @@ class ProjectionCheckSchema(Schema):
     )
 
 
+class ReplayErrorSchema(Schema):
+    position = Int(required=True, metadata={"description": "The event that cannot be applied."})
+    error = Text(required=True, metadata={"description": "What applying it raised."})
+
+
 class VerifySchema(Schema):
     ok = fields.Boolean(
-        required=True, metadata={"description": "chain_ok and every projection ok."}
+        required=True,
+        metadata={
+            "description": "chain_ok, the digest (if given) on the chain, every event applies, "
+            "and every projection ok."
+        },
     )
-    checked_events = Int(required=True, metadata={"description": "Events checked."})
-    position = Int(required=True, metadata={"description": "The last position checked."})
+    checked_events = Int(
+        required=True,
+        metadata={
+            "description": "Events in the whole log (up to its head); positions may have gaps."
+        },
+    )
+    position = Int(
+        required=True,
+        metadata={"description": "The position the projections had applied (compared up to it)."},
+    )
     chain_ok = fields.Boolean(
-        required=True, metadata={"description": "Whether every stored hash recomputes."}
+        required=True,
+        metadata={
+            "description": "Whether every stored event is well-formed and its hash, recomputed "
+            "over the whole record from the log alone, equals the one stored."
+        },
     )
     first_broken_position = Int(
         required=True,
         allow_none=True,
-        metadata={"description": "The first position whose hash does not match; null if none."},
+        metadata={
+            "description": "The first position that breaks the chain (or cannot be applied): "
+            "edited, moved, renumbered, inserted, deleted or malformed; null if none."
+        },
+    )
+    digest_ok = fields.Boolean(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Whether the digest given as ?position=&hash= is on the chain; "
+            "null when none was given."
+        },
+    )
+    replay_error = fields.Nested(
+        ReplayErrorSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The first event a replay cannot apply; null if none."},
     )
     projections = Listed(
         ProjectionCheckSchema, metadata={"description": "One check per projection."}

@@ -3,41 +3,92 @@ events, and write the projections as they stood at an instant (as CSV)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from ledger.application import Ledger
-from projections.definitions import ALL, GENESIS_HASH, chain_hash
+from projections.definitions import ALL, GENESIS_HASH, HashChain, chain_hash
+from projections.eventlog import EventLog
 from projections.runner import ProjectionRunner, replay_into
 from projections.store import Target, scratch_target
 
 PAGE = 5000
 
 
-def verify_chain(ledger: Ledger, target: Target, until: int) -> tuple[int, int | None]:
-    """Recompute the chain from the stored events; (events checked, first broken position)."""
-    stored = {
-        int(r["position"]): r["hash"]
-        for r in target.query(
-            "SELECT position, hash FROM event_hashes WHERE position <= ? ORDER BY position", [until]
-        )
-    }
-    previous, checked, start = GENESIS_HASH, 0, 1
-    seen: set[int] = set()
-    while start <= until:
-        notifications = ledger.recorder.select_notifications(start=start, limit=PAGE, stop=until)
-        if not notifications:
+@dataclass
+class ChainCheck:
+    checked_events: int = 0  # events in the log, up to its head when the check began
+    first_broken: int | None = None  # the first position not on the chain
+    digest_ok: bool | None = None  # whether the kept digest is on the chain (None: none given)
+
+
+def chain_fields(row: Sequence[Any]) -> tuple[int, UUID, int, str, bytes]:
+    """What `chain_hash` takes, from an events-table row as stored; ValueError if malformed
+    (a stream id that is no UUID, a version that is no integer, a topic or state of another
+    type: rows only an edit of the table itself could leave)."""
+    position, stream_id, version, topic, state = row
+    if not isinstance(stream_id, UUID):
+        stream_id = UUID(str(stream_id))  # SQLite keeps it as text
+    if type(version) is not int or not isinstance(topic, str) or not isinstance(state, bytes):
+        raise ValueError(f"malformed stored event at position {position}")
+    return int(position), stream_id, version, topic, state
+
+
+def verify_chain(
+    ledger: Ledger, target: Target, digest: tuple[int, str] | None = None
+) -> ChainCheck:
+    """Recompute the chain over the whole log, from the events table alone, and hold it
+    against the hashes the projection stored and against a digest kept earlier."""
+    log = EventLog(ledger)
+    hashed_until = target.positions().get(HashChain.name, 0)  # before the head: see below
+    head = int(ledger.recorder.max_notification_id() or 0)
+    check = ChainCheck()
+    previous: str | None = GENESIS_HASH  # None once a malformed row cut the chain
+    start = 1
+    while start <= head:
+        rows = log.stored_rows(start, PAGE, head)
+        if not rows:
             break
-        for n in notifications:
-            previous = chain_hash(previous, n.topic, n.state)
-            checked += 1
-            seen.add(n.id)
-            if stored.get(n.id) != previous:
-                return checked, n.id
-        start = notifications[-1].id + 1
-    missing = sorted(set(stored) - seen)
-    return checked, (missing[0] if missing else None)
+        last = int(rows[-1][0])
+        kept = _stored_hashes(target, start, last)
+        broken = None
+        for row in rows:
+            position = int(row[0])
+            check.checked_events += 1
+            try:
+                previous = None if previous is None else chain_hash(previous, *chain_fields(row))
+            except (ValueError, TypeError):
+                previous = None
+            stored = kept.pop(position, None)
+            # Every event up to `hashed_until` has a stored hash; one without was inserted.
+            expected = stored is not None or position <= hashed_until
+            if broken is None and (previous is None or (expected and stored != previous)):
+                broken = position
+            if digest is not None and digest[0] == position:
+                check.digest_ok = previous is not None and previous == digest[1]
+        # A stored hash whose event is gone: that event was deleted.
+        broken = min([p for p in (broken, min(kept, default=None)) if p is not None], default=None)
+        if check.first_broken is None:
+            check.first_broken = broken
+        start = last + 1
+    if check.first_broken is None:
+        # Events applied (hashed) before the head was read, but no longer in the log.
+        check.first_broken = min(_stored_hashes(target, start, hashed_until), default=None)
+    if digest is not None and check.digest_ok is None:
+        check.digest_ok = False  # no event at that position: not on this chain
+    return check
+
+
+def _stored_hashes(target: Target, low: int, high: int) -> dict[int, str]:
+    rows = target.query(
+        "SELECT position, hash FROM event_hashes WHERE position >= ? AND position <= ?",
+        [low, high],
+    )
+    return {int(r["position"]): r["hash"] for r in rows}
 
 
 def _first_difference(
@@ -53,34 +104,65 @@ def _first_difference(
     return None
 
 
-def verify(ledger: Ledger, target: Target) -> dict[str, Any]:
-    """Chain and projections against the events, up to the position the projections applied."""
-    runner = ProjectionRunner(ledger, target)
-    position = runner.position()
-    checked, broken = verify_chain(ledger, target, position)
+def _replay(
+    runner: ProjectionRunner, until: int, groups: Sequence[str] | None
+) -> tuple[int, str] | None:
+    """Apply the log to `until`; (position, error) of the first event that cannot be applied."""
+    try:
+        runner.catch_up(until=until, groups=groups)
+        return None
+    except Exception:  # any event a projection cannot apply is a finding
+        pass
+    # Batches that failed wrote nothing: go on one event at a time to name the event.
+    try:
+        runner.catch_up(until=until, groups=groups, batch_size=1)
+    except Exception as error:
+        reached = runner.position(groups)
+        rows = EventLog(runner.ledger).stored_rows(reached + 1, 1, until)
+        return (int(rows[0][0]) if rows else reached + 1), f"{type(error).__name__}: {error}"
+    return None
+
+
+def verify(ledger: Ledger, target: Target, digest: tuple[int, str] | None = None) -> dict[str, Any]:
+    """The hash chain over the whole log, every projection against a replay of the events up
+    to the position it has applied, and the replay on to the head (every event must apply)."""
+    stored = ProjectionRunner(ledger, target)
+    positions = stored.group_positions()
+    position = min(positions.values(), default=0)
+    chain = verify_chain(ledger, target, digest)
     scratch = scratch_target()
     try:
-        ProjectionRunner(ledger, scratch).catch_up(until=position)
-        results = []
-        for projection in ALL:
-            detail = None
-            for table in projection.tables:
-                difference = _first_difference(
-                    list(target.iter_rows(table)), list(scratch.iter_rows(table)), table.key
-                )
-                if difference:
-                    detail = f"{table.name}: {difference}"
-                    break
-            results.append({"name": projection.name, "ok": detail is None, "detail": detail})
+        replay = ProjectionRunner(ledger, scratch)
+        failed: tuple[int, str] | None = None
+        results: list[dict[str, Any]] = []
+        for group, at in sorted(positions.items(), key=lambda item: item[1]):
+            failed = failed or _replay(replay, at, [group])
+            for projection in (p for p in ALL if p.name in stored.groups[group]):
+                detail = None
+                if failed is not None and failed[0] <= at:
+                    detail = f"the event at position {failed[0]} cannot be applied: {failed[1]}"
+                for table in () if detail else projection.tables:
+                    difference = _first_difference(
+                        list(target.iter_rows(table)), list(scratch.iter_rows(table)), table.key
+                    )
+                    if difference:
+                        detail = f"{table.name}: {difference}"
+                        break
+                results.append({"name": projection.name, "ok": detail is None, "detail": detail})
+        failed = failed or _replay(replay, replay.head(), None)
     finally:
         scratch.close()
-    chain_ok = broken is None
+    order = {p.name: i for i, p in enumerate(ALL)}
+    results.sort(key=lambda r: order[r["name"]])
+    broken = [p for p in (chain.first_broken, failed[0] if failed else None) if p is not None]
     return {
-        "ok": chain_ok and all(r["ok"] for r in results),
-        "checked_events": checked,
+        "ok": not broken and chain.digest_ok is not False and all(r["ok"] for r in results),
+        "checked_events": chain.checked_events,
         "position": position,
-        "chain_ok": chain_ok,
-        "first_broken_position": broken,
+        "chain_ok": chain.first_broken is None,
+        "first_broken_position": min(broken, default=None),
+        "digest_ok": chain.digest_ok,
+        "replay_error": None if failed is None else {"position": failed[0], "error": failed[1]},
         "projections": results,
     }
 

@@ -6,11 +6,14 @@ enrollment event names the member; queries derive the key with `ledger.ids.membe
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from ledger.ids import OPERATOR
 from ledger.money import minor_digits
@@ -580,9 +583,26 @@ class Postings(Projection):
                 )
 
 
-def chain_hash(previous: str, topic: str, state: bytes) -> str:
-    """hash_n = sha256(hash_{n-1} || topic || 0x00 || stored state bytes), hex."""
-    return hashlib.sha256(bytes.fromhex(previous) + topic.encode() + b"\x00" + state).hexdigest()
+def chain_hash(
+    previous: str, position: int, stream_id: UUID, stream_version: int, topic: str, state: bytes
+) -> str:
+    """hash_n = sha256(hash_{n-1} || record_n), hex, over the whole stored record of event n.
+
+    record_n is the JSON array `[position, "stream id", stream version, "type"]` (compact, the
+    stream id in its canonical 8-4-4-4-12 form, the type as the full stored topic), a newline,
+    then the stored state byte for byte: the event's JSON, which holds its recorded time
+    (`timestamp`) and its data. Moving an event to another stream, renumbering it, or editing
+    any byte of it breaks the chain at its position. (Version 1 hashed only topic and state.)
+    """
+    # The f-string is json.dumps([...]) of these values exactly (ints, a UUID's hex and
+    # dashes need no escaping), at a fraction of its cost per projected event.
+    header = f'[{position},"{stream_id}",{stream_version},{_json_text(topic)}]\n'
+    return hashlib.sha256(bytes.fromhex(previous) + header.encode() + state).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)  # a log holds a few dozen topics
+def _json_text(text: str) -> str:
+    return json.dumps(text)
 
 
 class HashChain(Projection):
@@ -598,7 +618,14 @@ class HashChain(Projection):
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
         head = rows.get(CHAIN_HEAD.name, (1,))
         previous = head["hash"] if head is not None and head["hash"] else GENESIS_HASH
-        digest = chain_hash(previous, fact.topic, fact.state)
+        digest = chain_hash(
+            previous,
+            fact.position,
+            fact.originator_id,
+            fact.originator_version,
+            fact.topic,
+            fact.state,
+        )
         return [
             Insert(HASHES.name, {"position": fact.position, "hash": digest}),
             Upsert(CHAIN_HEAD.name, (1,), set={"position": fact.position, "hash": digest}),

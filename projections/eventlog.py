@@ -182,6 +182,33 @@ class EventLog:
         ]
 
     @retried
+    def stored_rows(self, start: int, limit: int, stop: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` rows of the events table from position `start` to `stop`, as stored:
+        (position, originator id, originator version, topic, state), nothing converted or
+        checked, so an auditor's tool can judge a malformed row instead of failing on it."""
+        table = self.recorder.events_table_name
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            statement = (
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                f"FROM {table} WHERE notification_id >= %s AND notification_id <= %s "
+                "ORDER BY notification_id LIMIT %s"
+            )
+            with (
+                self.recorder.datastore.get_connection() as conn,
+                conn.cursor(row_factory=tuple_row) as curs,
+            ):
+                curs.execute(statement, (start, stop, limit), binary=True)
+                return list(curs.fetchall())
+        assert isinstance(self.recorder, SQLiteApplicationRecorder)
+        statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+        )
+        with self.recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (start, stop, limit))
+            return [tuple(row) for row in curs.fetchall()]
+
+    @retried
     def stream_notifications(
         self, originator_id: UUID, after_version: int = 0, limit: int | None = None
     ) -> list[Notification]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api import read_schemas as rs
 from api.auth import require_roles
@@ -126,11 +126,30 @@ def digest(args: dict[str, Any]) -> Any:
     return jsonable(reads.digest(consistent(args.get("min_position"))))
 
 
+class VerifyArgs(Consistency):
+    position = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "With `hash`: the position of a digest kept earlier."},
+    )
+    hash = fields.String(
+        validate=validate.Regexp(r"\A[0-9a-f]{64}\Z"),
+        metadata={"description": "With `position`: the digest's hash, 64 lower-case hex digits."},
+    )
+
+    @validates_schema
+    def both_or_neither(self, data: dict[str, Any], **_: Any) -> None:
+        for given, missing in (("position", "hash"), ("hash", "position")):
+            if given in data and missing not in data:
+                raise ValidationError(f"Required with {given}.", missing)
+
+
 @blp.route("/audit/verify", methods=["GET"])
 @blp.doc(operationId="verifyAudit")
 @require_roles(*ROLES)
-@blp.arguments(Consistency, location="query")
+@blp.arguments(VerifyArgs, location="query")
 @blp.response(200, rs.VerifySchema)
 def verify(args: dict[str, Any]) -> Any:
-    """Recompute the chain and every projection from the events; report the first mismatch."""
-    return jsonable(audit.verify(current_ledger(), consistent(args.get("min_position"))))
+    """Recompute the chain over the whole log and every projection from the events; report
+    the first broken position, and whether a digest kept earlier is still on the chain."""
+    digest = (args["position"], args["hash"]) if "position" in args else None
+    return jsonable(audit.verify(current_ledger(), consistent(args.get("min_position")), digest))
