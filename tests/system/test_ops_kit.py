@@ -1,6 +1,6 @@
 """The operations kit (ops/): its alert rules and dashboard name only metrics a real `serve`
-exposes on /metrics after real traffic, the dashboard shows every one of them, and promtool
-accepts the rules, their unit tests and every dashboard query.
+exposes on /metrics after real traffic (and a projection failure), the dashboard shows every
+one of them, and promtool accepts the rules, their unit tests and every dashboard query.
 
 promtool comes with Prometheus (Debian: `apt-get install prometheus`); without it the promtool
 test skips, unless LEDGER_REQUIRE_PROMTOOL=1 (CI), where it fails.
@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ def alert_expressions() -> dict[str, str]:
 
 
 def exposed_samples(service: Service) -> set[str]:
-    """Sample names on /metrics once the traffic and the projection runner show there."""
+    """Sample names on /metrics once the traffic and the projection failure show there."""
     deadline = time.monotonic() + 60
     while True:
         text = requests.get(service.base + "/metrics", timeout=10).text
@@ -63,7 +64,7 @@ def exposed_samples(service: Service) -> set[str]:
             for family in text_string_to_metric_families(text)
             for sample in family.samples
         }
-        if "ledger_projection_position" in names or time.monotonic() > deadline:
+        if "ledger_projection_failures_total" in names or time.monotonic() > deadline:
             return names
         time.sleep(0.5)
 
@@ -99,10 +100,41 @@ def traffic(service: Service) -> None:
     assert requests.get(service.base + "/readyz", timeout=10).status_code == 200
 
 
+def poisoned_finance_projection(service: Service, database: Path) -> None:
+    """A partner whose settlement row the database refuses (a trigger added behind the
+    service's back): the finance projection group fails, round after round."""
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON partner_positions "
+            "WHEN NEW.partner_id = 'bad' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"
+        )
+    terms = {
+        "partner_id": "bad",
+        "name": "Bad",
+        "currency": "EUR",
+        "earn_rate": "1",
+        "funding_rate": "0.01",
+        "reimbursement_rate": "0.008",
+        "pending_days": 0,
+    }
+    service.call("POST", "/v1/partners", terms)
+    accrual = {
+        "partner_id": "bad",
+        "transaction_id": "b-1",
+        "member_id": "m-1",
+        "amount": "10.00",
+        "currency": "EUR",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    service.call("POST", "/v1/accruals", accrual)
+
+
 def test_the_kit_names_exactly_the_metrics_a_real_serve_exposes(tmp_path: Path) -> None:
-    service = start_service(f"sqlite:///{tmp_path / 'ledger.sqlite'}", tmp_path)
+    database = tmp_path / "ledger.sqlite"
+    service = start_service(f"sqlite:///{database}", tmp_path)
     try:
         traffic(service)
+        poisoned_finance_projection(service, database)
         exposed = exposed_samples(service)
     finally:
         assert service.stop() == 0
@@ -118,6 +150,7 @@ def test_the_kit_names_exactly_the_metrics_a_real_serve_exposes(tmp_path: Path) 
         "ledger_http_requests",
         "ledger_idempotent_replays",
         "ledger_points",
+        "ledger_projection_failures",
         "ledger_projection_lag_events",
         "ledger_projection_lag_seconds",
         "ledger_projection_position",
@@ -139,6 +172,7 @@ def test_the_kit_names_exactly_the_metrics_a_real_serve_exposes(tmp_path: Path) 
         "LedgerHigh5xxRate",
         "LedgerInternalServerErrors",
         "LedgerNotReady",
+        "LedgerProjectionFailing",
         "LedgerProjectionLagging",
         "LedgerProjectionStalled",
     ]
@@ -165,7 +199,7 @@ def test_promtool_accepts_the_rules_their_tests_and_the_dashboard_queries(tmp_pa
         "Checking",
         str(ALERTS),
         "SUCCESS:",
-        "7",
+        "8",
         "rules",
         "found",
     ]
