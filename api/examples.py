@@ -518,7 +518,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         "tier": "basic",
                     },
                     "event_id": "e2bdb82e-b9a2-5644-aece-f4de9205bb19",
-                    "hash": "d57f0dbe05526c30e28a926ecdfb3a3877e26eb901531dee86d1c6166970c2c8",
+                    "hash": "6e0665d6c16568a3cdfcc744e965b9aae8a2b5f3c6a7bf1e3f7c4b15312881b1",
                     "position": 18,
                     "recorded_at": "2026-11-23T11:02:00.000000Z",
                     "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
@@ -539,7 +539,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         "reason": "enrollment",
                     },
                     "event_id": "6ca6d58f-5719-5570-b4b0-61dba199c5e5",
-                    "hash": "e76ca97480d810be0a6858cc9a4252043d234577be3ead4bc030b259c2681ad7",
+                    "hash": "9c927051f3333dcdc4af15a67d4c47937feb7c939fbce8bb3a45711ec8dbdfff",
                     "position": 19,
                     "recorded_at": "2026-11-23T11:02:00.000000Z",
                     "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
@@ -575,7 +575,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         "transaction_id": "pos-1005",
                     },
                     "event_id": "457b642b-9bf6-5601-94a2-16784a759a2c",
-                    "hash": "352aa374c4504d06876c760e10721b37348629e68b32ce3354b9a348abc90231",
+                    "hash": "5ad76cb11a328d44b3173a6b3b8c83aad648d04421fa98e2fc69eaddd4ae92d4",
                     "position": 21,
                     "recorded_at": "2026-11-23T11:02:00.000000Z",
                     "stream_id": "06300f8b-c75b-509e-971c-15bf0a1fb0d0",
@@ -695,7 +695,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                 {
                     "data": {},
                     "event_id": "8d49cabc-f129-5387-9dc5-f0f2cbde3fa2",
-                    "hash": "f28cd6f823981dd5966cde3d90585ff1d4e17217d73d8f8bd63348de226adfda",
+                    "hash": "04222434b857dc59058485c0849a3726398c832faf9176484f47728e41f93b50",
                     "position": 1,
                     "recorded_at": "2026-11-02T09:00:00.000000Z",
                     "stream_id": "b721e08d-c951-58b2-8f1c-f4783bfc5793",
@@ -739,7 +739,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         }
                     },
                     "event_id": "f702c27f-3591-5d58-894e-bbe0ee637d3d",
-                    "hash": "beb596d47462eb8c493af84cb8bc0010f881b5797acca052cfbb415648156f2e",
+                    "hash": "ff8fa4dd2ef83021cdfa08d36ba3ae9fd79b7fe603610b8956b9295664e52b23",
                     "position": 2,
                     "recorded_at": "2026-11-02T09:00:00.000000Z",
                     "stream_id": "b721e08d-c951-58b2-8f1c-f4783bfc5793",
@@ -752,7 +752,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     },
     "getAuditDigest": {
         "200": {
-            "hash": "cb19d8579b5dc488d920c039bb2791c33439397d96a0b3c9aceb73966b137eb3",
+            "hash": "4f7454e743a340b3b53a481cc654eb79140e90f0ebb787057ffea39d07504793",
             "position": 25,
         }
     },
@@ -760,6 +760,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
         "200": {
             "chain_ok": True,
             "checked_events": 25,
+            "digest_ok": None,
             "first_broken_position": None,
             "ok": True,
             "position": 25,
@@ -772,6 +773,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                 {"detail": None, "name": "postings", "ok": True},
                 {"detail": None, "name": "event_hashes", "ok": True},
             ],
+            "replay_error": None,
         }
     },
     "suspendPartner": {
