@@ -21,6 +21,24 @@ from ledger.config import Settings
 from ledger.group_execution import GroupExecutor
 from projections.eventlog import open_ledger
 
+INTRODUCTION = """Event-sourced points ledger for coalition loyalty schemes.
+
+- **Auth**: `Authorization: Bearer <api key>`; each operation says which roles may call it.
+- **Money** is a decimal string with the currency's minor digits (`"42.50"`), **points** are
+  integers, **times** RFC 3339 with an offset (answered in UTC to the microsecond, `Z`), ids
+  `[A-Za-z0-9._:-]{1,64}`.
+- **Idempotency**: a partner's `transaction_id` is unique across all its operations; the same
+  request again answers 200 with the original body and `Idempotent-Replayed: true`, another
+  body with the same id 409 `idempotency-conflict`; a refused request (422) consumes nothing.
+- **Reading your own write**: every write answers its `position`; pass `?min_position=` to a
+  query to wait (up to 5 s) until the projections have applied it.
+- **Lists** take `limit` (default 100, at most 1000) and `cursor` (the previous page's
+  `next_cursor`, null at the end).
+- **Errors** are RFC 9457 `application/problem+json`; `type` ends with a slug a client codes
+  against (`https://loyalty-ledger.dev/problems/<slug>`), and each operation lists the slugs
+  it may answer. Unknown fields and query parameters are 422 `validation-error`.
+"""
+
 
 class LedgerApi(Api):  # type: ignore[misc]
     """flask-smorest's Api, documenting errors as the problem+json they are."""
@@ -61,13 +79,7 @@ def create_app(
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS={
-            "info": {
-                "description": "Event-sourced points ledger for coalition loyalty schemes. "
-                "Authenticate with `Authorization: Bearer <api key>`; errors are RFC 9457 "
-                "problem+json."
-            }
-        },
+        API_SPEC_OPTIONS={"info": {"description": INTRODUCTION}},
     )
     app.extensions["settings"] = settings
     app.extensions["ledger"] = ledger or LazyLedger(
