@@ -12,12 +12,14 @@ Real `loyalty-ledger` processes killed with real signals, on SQLite and PostgreS
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -425,3 +427,33 @@ def test_project_rebuild_says_another_runner_holds_the_lock(
         for project in started:
             project.process.kill()
             project.process.wait()
+
+
+def test_a_helper_stops_when_its_parents_pipe_closes(url: str, tmp_path: Path) -> None:
+    """The portable half of dying with the parent, alone: the parent lives on (so no
+    parent-death signal) but its end of the pipe closes, as it does when a parent dies."""
+    settings = Settings(database_url=url, projection_poll_seconds=0.1)
+    migrate(settings)
+    stderr = tmp_path / "helper.err"
+    with stderr.open("wb") as err:
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "projections.worker", "finance"],
+            stdin=subprocess.PIPE,
+            stderr=err,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+    try:
+        assert helper.stdin is not None
+        helper.stdin.write(json.dumps(dataclasses.asdict(settings)).encode() + b"\n")
+        helper.stdin.flush()
+        until(lambda: "projection runner active (finance)" in stderr.read_text(), "the helper")
+        helper.stdin.close()
+        assert helper.wait(30) == 0
+        lines = [line for line in stderr.read_text().splitlines() if line.startswith("{")]
+        gone = [json.loads(line) for line in lines if "is gone" in line]
+        assert [(line["logger"], line["message"]) for line in gone] == [
+            ("projections.lifeline", f"parent process {os.getpid()} is gone; stopping")
+        ]
+    finally:
+        helper.kill()
+        helper.wait()
