@@ -29,12 +29,14 @@ from marshmallow import (
 
 from api.fields import (
     MAX_DAYS,
+    BirthDate,
     Currency,
     DecimalString,
     Id,
     Points,
     Timestamp,
 )
+from ledger import bounds
 from ledger.access import ROLES
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules
@@ -293,6 +295,7 @@ class TierSchema(WireSchema):
     name = _text(100, required=True, metadata={"description": "Display name, 1 to 100 characters."})
     threshold = DecimalString(
         required=True,
+        maximum=bounds.MAX_THRESHOLD,
         metadata={
             "description": "Qualifying spend (net accrual amounts occurred in the trailing 365 "
             "days, program currency) from which a member holds the tier. The lowest tier: 0."
@@ -301,6 +304,7 @@ class TierSchema(WireSchema):
     multiplier = DecimalString(
         required=True,
         positive=True,
+        maximum=bounds.MAX_MULTIPLIER,
         metadata={
             "description": "The tier_multiplier of accruals: points = floor(amount x earn_rate "
             "x multiplier) + bonus_points. Greater than 0."
@@ -332,6 +336,7 @@ class ProgramSchema(WireSchema):
     )
     point_value = DecimalString(
         required=True,
+        maximum=bounds.MAX_MONEY_PER_POINT,
         metadata={
             "description": "What one point is worth in the program currency: the liability "
             "report's value = outstanding points x point_value."
@@ -345,15 +350,27 @@ class ProgramSchema(WireSchema):
     )
     enrollment_bonus_points = Points(
         required=True,
+        maximum=bounds.MAX_POINTS_PER_ACCRUAL,
         metadata={
             "description": "Points every new member gets at enrollment (an operator-funded "
             "lot; 0: none)."
         },
     )
+    max_points_per_accrual = Points(
+        load_default=bounds.DEFAULT_MAX_POINTS_PER_ACCRUAL,
+        minimum=1,
+        maximum=bounds.MAX_POINTS_PER_ACCRUAL,
+        metadata={
+            "description": "The most points one accrual may give (tier points plus "
+            "bonus_points); more is validation-error naming amount or bonus_points. Default "
+            "100000."
+        },
+    )
 
     @validates("tiers")
-    def _distinct_codes(self, tiers: list[dict[str, Any]], **_: Any) -> None:
-        codes = [tier["code"] for tier in tiers]
+    def _distinct_codes(self, tiers: list[Any], **_: Any) -> None:
+        # marshmallow validates the tiers that loaded even when others did not.
+        codes = [tier["code"] for tier in tiers if isinstance(tier, dict) and "code" in tier]
         if len(set(codes)) != len(codes):
             raise ValidationError("Tier codes must be distinct.")
 
@@ -376,6 +393,7 @@ class PartnerRequestSchema(WireSchema):
     )
     earn_rate = DecimalString(
         required=True,
+        maximum=bounds.MAX_EARN_RATE,
         metadata={
             "description": "Points per currency unit spent: base_points = floor(amount x "
             "earn_rate)."
@@ -383,6 +401,7 @@ class PartnerRequestSchema(WireSchema):
     )
     funding_rate = DecimalString(
         required=True,
+        maximum=bounds.MAX_MONEY_PER_POINT,
         metadata={
             "description": "What the partner owes the operator per point it issues (currency "
             "per point), in settlement's amount_funded."
@@ -390,6 +409,7 @@ class PartnerRequestSchema(WireSchema):
     )
     reimbursement_rate = DecimalString(
         required=True,
+        maximum=bounds.MAX_MONEY_PER_POINT,
         metadata={
             "description": "What the operator pays the partner per point redeemed there "
             "(currency per point), in settlement's amount_reimbursed."
@@ -496,8 +516,11 @@ class EnrollRequestSchema(PartnerField):
             "offset; not in the future). Default now."
         }
     )
-    birth_date = fields.Date(
-        metadata={"description": "The member's birth date, YYYY-MM-DD (optional)."}
+    birth_date = BirthDate(
+        metadata={
+            "description": "The member's birth date, YYYY-MM-DD, from 1900-01-01 to today "
+            "(optional)."
+        }
     )
 
 
@@ -508,7 +531,8 @@ class AdjustmentRequestSchema(WireSchema):
     )
     points = Points(
         required=True,
-        minimum=-(10**12),
+        minimum=-bounds.MAX_POINTS_PER_OPERATION,
+        maximum=bounds.MAX_POINTS_PER_OPERATION,
         nonzero=True,
         metadata={
             "description": "Signed, not 0: positive credits an operator-funded lot (standard "
@@ -578,6 +602,7 @@ class AccrualRequestSchema(PartnerField):
     amount = DecimalString(
         required=True,
         positive=True,
+        maximum=bounds.MAX_AMOUNT,
         metadata={
             "description": "The purchase amount: greater than 0, at most the currency's minor "
             "digits (EUR: 2)."
@@ -603,6 +628,7 @@ class AccrualRequestSchema(PartnerField):
     )
     bonus_points = Points(
         load_default=0,
+        maximum=bounds.MAX_POINTS_PER_ACCRUAL,
         metadata={
             "description": "Extra points the partner grants (and funds) on top, added after "
             "the floor; default 0."
@@ -662,6 +688,7 @@ class RedemptionRequestSchema(PartnerField):
     points = Points(
         required=True,
         minimum=1,
+        maximum=bounds.MAX_POINTS_PER_OPERATION,
         metadata={"description": "Points to redeem: at least 1, at most available."},
     )
     occurred_at = Timestamp(
@@ -714,6 +741,7 @@ class AccrualReversalRequestSchema(PartnerField):
     )
     refund_amount = DecimalString(
         positive=True,
+        maximum=bounds.MAX_AMOUNT,
         metadata={
             "description": "Amount refunded, at most what is not yet refunded: points "
             "reversed = floor(points x refund_amount / amount). Absent: all that is left."

@@ -20,6 +20,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from ledger import ids
 from ledger.access import ROLES, ApiKey, key_id_for, new_token, token_hash
 from ledger.aggregate_cache import AggregateCache
+from ledger.bounds import EARLIEST_ENROLLMENT, check_birth_date
 from ledger.clock import Clock, SystemClock
 from ledger.collector import collector_paused
 from ledger.command_log import log_command
@@ -279,6 +280,8 @@ class Ledger(Application[UUID]):
         return self.rules()
 
     def configure_program(self, rules: ProgramRules) -> ProgramRules:
+        rules.check_bounds()
+
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             program = uow.get(ids.program_id(), Program)
             if program is None:
@@ -294,6 +297,8 @@ class Ledger(Application[UUID]):
     # ----------------------------------------------------------------- partners
 
     def register_partner(self, terms: PartnerTerms) -> Outcome:
+        terms.check_bounds()
+
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             existing = uow.get(ids.partner_id(terms.partner_id), Partner)
             if existing is not None:
@@ -411,6 +416,13 @@ class Ledger(Application[UUID]):
             self._partner(uow, command.partner_id)
         if command.enrolled_at is not None and command.enrolled_at > now + timedelta(minutes=5):
             raise InvalidCommand("enrolled_at must not be in the future", field="enrolled_at")
+        if command.enrolled_at is not None and command.enrolled_at < EARLIEST_ENROLLMENT:
+            raise InvalidCommand(
+                f"enrolled_at must not be before {EARLIEST_ENROLLMENT.isoformat()}",
+                field="enrolled_at",
+            )
+        if command.birth_date is not None:
+            check_birth_date(command.birth_date, now)
         rules = self.rules(uow)
         member = Member(
             timestamp=now,

@@ -20,8 +20,10 @@ class Answered(Protocol):
     replayed: bool
 
 
-def log_command(command: Command, result: Answered | LedgerError) -> None:
-    if not log.isEnabledFor(logging.INFO):  # a batch logs every command: skip building them
+def log_command(
+    command: Command, result: Answered | LedgerError, level: int = logging.INFO
+) -> None:
+    if not log.isEnabledFor(level):  # a batch logs every command: skip building them
         return
     if isinstance(result, LedgerError):
         outcome, member_id = result.slug, getattr(command, "member_id", None)
@@ -36,4 +38,4 @@ def log_command(command: Command, result: Answered | LedgerError) -> None:
         "transaction_id": transaction_id,
         "outcome": outcome,
     }
-    log.info("command %s %s", command.operation, outcome, extra={"fields": fields})
+    log.log(level, "command %s %s", command.operation, outcome, extra={"fields": fields})

@@ -19,6 +19,13 @@ from eventsourcing.domain import event
 
 from ledger import ids
 from ledger.base import LedgerAggregate
+from ledger.bounds import (
+    MAX_AMOUNT,
+    MAX_MEMBER_POINTS,
+    MAX_POINTS_PER_OPERATION,
+    check_at_most,
+    check_between,
+)
 from ledger.errors import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -385,12 +392,16 @@ class Member(LedgerAggregate):
             raise InvalidCommand("amount must be greater than zero", field="amount")
         if bonus_points < 0:
             raise InvalidCommand("bonus_points must not be negative", field="bonus_points")
+        check_at_most(amount, MAX_AMOUNT, "amount")
         check_minor_digits(amount, currency, "amount")
         rules.check_occurred_at(occurred_at, now)
         days = partner.pending_days if pending_days is None else pending_days
         multiplier = rules.ladder.multiplier(self.tier)
         base_points = floor_points(amount * partner.earn_rate)
-        points = floor_points(amount * partner.earn_rate * multiplier) + bonus_points
+        tier_points = floor_points(amount * partner.earn_rate * multiplier)
+        points = tier_points + bonus_points
+        self._check_accrual_points(tier_points, bonus_points, rules.max_points_per_accrual)
+        self._check_lifetime(self.lifetime_earned + points, "lifetime earned", "amount")
         available_at = occurred_at + timedelta(days=days)
         pending = available_at > now
         # The event class directly rather than the decorated `_accrue`: the same event, but
@@ -430,6 +441,26 @@ class Member(LedgerAggregate):
                 reason="upgrade",
                 qualifying_spend=spend,
                 guaranteed_until=now + TIER_GUARANTEE,
+            )
+
+    @staticmethod
+    def _check_accrual_points(tier_points: int, bonus_points: int, maximum: int) -> None:
+        """A till's typo must not create a liability of millions: the program's limit."""
+        if tier_points + bonus_points <= maximum:
+            return
+        field = "amount" if tier_points > maximum else "bonus_points"
+        raise InvalidCommand(
+            f"this accrual would give {tier_points + bonus_points} points; "
+            f"the program allows at most {maximum} per accrual",
+            field=field,
+        )
+
+    @staticmethod
+    def _check_lifetime(total: int, what: str, field: str) -> None:
+        if not -MAX_MEMBER_POINTS <= total <= MAX_MEMBER_POINTS:
+            raise InvalidCommand(
+                f"this would take the member's {what} points past {MAX_MEMBER_POINTS}",
+                field=field,
             )
 
     @event("PointsAccrued")
@@ -483,6 +514,8 @@ class Member(LedgerAggregate):
         self.check_not_closed()
         if points == 0:
             raise InvalidCommand("points must not be zero", field="points")
+        check_between(points, -MAX_POINTS_PER_OPERATION, MAX_POINTS_PER_OPERATION, "points")
+        self._check_lifetime(self.lifetime_adjusted + points, "net adjusted", "points")
         if points > 0:
             self._adjust(
                 timestamp=now,
@@ -569,6 +602,7 @@ class Member(LedgerAggregate):
         self.check_active()
         if points <= 0:
             raise InvalidCommand("points must be greater than zero", field="points")
+        check_at_most(points, MAX_POINTS_PER_OPERATION, "points")
         rules.check_occurred_at(occurred_at, now)
         if points > self.available:
             raise InsufficientPoints(

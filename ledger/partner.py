@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 
 from ledger import ids
 from ledger.base import LedgerAggregate
+from ledger.bounds import MAX_EARN_RATE, MAX_MONEY_PER_POINT, check_between
 from ledger.errors import PartnerNotActive
 
 
@@ -35,6 +36,12 @@ class PartnerTerms:
             "reimbursement_rate": self.reimbursement_rate,
             "pending_days": self.pending_days,
         }
+
+    def check_bounds(self) -> None:
+        """Refuse rates whose products (points, funding, reimbursement) could overflow."""
+        check_between(self.earn_rate, 0, MAX_EARN_RATE, "earn_rate")
+        check_between(self.funding_rate, 0, MAX_MONEY_PER_POINT, "funding_rate")
+        check_between(self.reimbursement_rate, 0, MAX_MONEY_PER_POINT, "reimbursement_rate")
 
 
 class Partner(LedgerAggregate):

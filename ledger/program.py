@@ -12,7 +12,16 @@ from eventsourcing.domain import event
 
 from ledger import ids
 from ledger.base import LedgerAggregate
-from ledger.errors import OccurredAtOutOfRange
+from ledger.bounds import (
+    DEFAULT_MAX_POINTS_PER_ACCRUAL,
+    MAX_MONEY_PER_POINT,
+    MAX_MULTIPLIER,
+    MAX_POINTS_PER_ACCRUAL,
+    MAX_THRESHOLD,
+    check_at_most,
+    check_between,
+)
+from ledger.errors import InvalidCommand, OccurredAtOutOfRange
 from ledger.tiers import DEFAULT_TIERS, Tier, TierLadder
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -26,6 +35,7 @@ class ProgramRules:
     point_value: Decimal = Decimal("0.01")
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
     enrollment_bonus_points: int = 0
+    max_points_per_accrual: int = DEFAULT_MAX_POINTS_PER_ACCRUAL
     ladder: TierLadder = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +49,7 @@ class ProgramRules:
             "point_value": self.point_value,
             "tiers": [t.as_dict() for t in self.ladder.tiers],
             "enrollment_bonus_points": self.enrollment_bonus_points,
+            "max_points_per_accrual": self.max_points_per_accrual,
         }
 
     @classmethod
@@ -50,7 +61,33 @@ class ProgramRules:
             point_value=Decimal(data["point_value"]),
             tiers=tuple(Tier.from_dict(t) for t in data["tiers"]),
             enrollment_bonus_points=int(data["enrollment_bonus_points"]),
+            # Programs configured before the setting existed replay with its default.
+            max_points_per_accrual=int(
+                data.get("max_points_per_accrual", DEFAULT_MAX_POINTS_PER_ACCRUAL)
+            ),
         )
+
+    def check_bounds(self) -> None:
+        """Refuse a program whose values could make a projection's sums overflow."""
+        check_between(self.point_value, 0, MAX_MONEY_PER_POINT, "point_value")
+        check_between(
+            self.max_points_per_accrual, 1, MAX_POINTS_PER_ACCRUAL, "max_points_per_accrual"
+        )
+        check_between(
+            self.enrollment_bonus_points, 0, MAX_POINTS_PER_ACCRUAL, "enrollment_bonus_points"
+        )
+        if not self.tiers:
+            raise InvalidCommand("a program has at least one tier", field="tiers")
+        codes = [tier.code for tier in self.tiers]
+        if len(set(codes)) != len(codes):
+            raise InvalidCommand("tier codes must be distinct", field="tiers")
+        for index, tier in enumerate(self.tiers):
+            if tier.multiplier <= 0:
+                raise InvalidCommand(
+                    "a multiplier must be greater than zero", field=f"tiers.{index}.multiplier"
+                )
+            check_at_most(tier.multiplier, MAX_MULTIPLIER, f"tiers.{index}.multiplier")
+            check_at_most(tier.threshold, MAX_THRESHOLD, f"tiers.{index}.threshold")
 
     def check_occurred_at(self, occurred_at: datetime, now: datetime) -> None:
         if occurred_at > now + FUTURE_TOLERANCE:

@@ -38,13 +38,15 @@ def test_program_defaults_then_replaced(api: WriteClient) -> None:
     assert defaults["currency"] == "EUR" and defaults["points_lifetime_months"] == 24
     assert defaults["max_backdate_days"] == 90 and defaults["point_value"] == "0.01"
     assert [t["code"] for t in defaults["tiers"]] == ["basic", "silver", "gold", "diamond"]
-    # Thresholds are money: written with the currency's minor digits.
+    # Thresholds are money: written with the currency's minor digits; a field left out
+    # takes its default.
     written = {
         **PROGRAM,
         "tiers": [
             {**PROGRAM["tiers"][0], "threshold": "0.00"},
             {**PROGRAM["tiers"][1], "threshold": "1000.00"},
         ],
+        "max_points_per_accrual": 100_000,
     }
     assert api.ok("PUT", "/v1/program", PROGRAM, status=200) == written
     auditor = api.key("auditor")
