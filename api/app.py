@@ -11,6 +11,7 @@ from flask_smorest import Api
 
 from api import docs, logs, metrics, problems
 from api.auth import SECURITY_SCHEME
+from api.blueprint import check_query_parameters
 from api.blueprints import admin, audit, finance, operations, partners, queries
 from api.lazy_ledger import LazyLedger
 from api.problems import PROBLEM_JSON
@@ -113,6 +114,8 @@ def create_app(
     docs.install(app)
     metrics.install(app)
     logs.install(app)
+    # After the timers and request logs start, so a refused request is counted and logged.
+    app.before_request(check_query_parameters)
     return app
 
 

@@ -56,6 +56,11 @@ def consistent(min_position: int | None) -> Target:
     """The read target, once it has applied `min_position` (else 503 projection-lagging)."""
     target = read_target()
     if min_position:
+        head = int(current_ledger().recorder.max_notification_id() or 0)
+        if min_position > head:
+            # No write can have answered a position beyond the head: a wait would be in vain.
+            detail = f"min_position {min_position} is beyond the log's head ({head})."
+            raise Problem("validation-error", detail, {"min_position": [detail]})
         wait = current_app.extensions["settings"].read_wait_seconds
         if not ensure_applied(current_ledger(), target, min_position, wait):
             raise Problem(

@@ -132,15 +132,33 @@ def test_a_partner_till_reads_member_balance_tier_and_expiring(reader: Reader) -
         assert "roles that may: auditor" in body["detail"]
 
 
-def test_min_position_beyond_the_log_is_lagging(reader: Reader) -> None:
+def test_min_position_not_applied_in_time_is_lagging(reader: Reader) -> None:
     reader.app.extensions["settings"] = Settings(
         database_url=reader.app.extensions["settings"].database_url,
         admin_key=ADMIN,
-        read_wait_seconds=0.2,
+        read_wait_seconds=0,
     )
     response = reader.http.get(
-        "/v1/members/m1/balance?min_position=999999", headers={"Authorization": f"Bearer {ADMIN}"}
+        f"/v1/members/m1/balance?min_position={reader.head}",
+        headers={"Authorization": f"Bearer {ADMIN}"},
     )
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.get_json()["type"].endswith("/projection-lagging")
+
+
+def test_min_position_beyond_the_head_is_refused_at_once(reader: Reader) -> None:
+    # No write answered a position beyond the head: waiting 5 s for it held a thread.
+    response = reader.http.get(
+        f"/v1/members/m1/balance?min_position={reader.head + 1}",
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert response.status_code == 422
+    detail = f"min_position {reader.head + 1} is beyond the log's head ({reader.head})."
+    assert response.get_json() == {
+        "type": "https://loyalty-ledger.dev/problems/validation-error",
+        "title": "The request is not valid",
+        "status": 422,
+        "detail": detail,
+        "errors": {"min_position": [detail]},
+    }
