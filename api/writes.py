@@ -6,6 +6,7 @@ operation is exactly what that operation's own endpoint would have answered.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import count
@@ -19,6 +20,7 @@ from api.auth import acting_partner, check_partner, enrolling_partner
 from api.blueprint import Blueprint
 from api.problems import Problem, documented_problems, problem_body, problem_parts
 from ledger.application import Ledger, Outcome
+from ledger.command_log import log_command
 from ledger.commands import (
     Accrue,
     Command,
@@ -166,8 +168,13 @@ def parse_operation(raw: Any, partner_id: str) -> tuple[Command, WriteOperation]
     return operation.command(partner_id=partner_id, **loaded), operation
 
 
-def run_batch(ledger: Ledger, raw_operations: Iterable[Any], partner_id: str) -> list[Result]:
-    """Each operation's (status, body), in order; each applied atomically on its own."""
+def run_batch(
+    ledger: Ledger, raw_operations: Iterable[Any], partner_id: str, log_level: int = logging.INFO
+) -> list[Result]:
+    """Each operation's (status, body), in order; each applied atomically on its own.
+
+    Each applied or refused command gets its log line at `log_level`.
+    """
     results: list[Result | None] = []
     commands: list[Command] = []
     pending: list[tuple[int, WriteOperation]] = []
@@ -180,7 +187,9 @@ def run_batch(ledger: Ledger, raw_operations: Iterable[Any], partner_id: str) ->
         results.append(None)
         commands.append(command)
         pending.append((index, operation))
-    for (index, operation), outcome in zip(pending, ledger.execute_batch(commands), strict=True):
+    outcomes = ledger.execute_batch(commands, log_commands=False)
+    for (index, operation), command, outcome in zip(pending, commands, outcomes, strict=True):
+        log_command(command, outcome, log_level)
         results[index] = (
             error_result(outcome)
             if isinstance(outcome, LedgerError)

@@ -166,21 +166,33 @@ def test_sweep_command(cli: Any) -> None:
 
 LINES = [
     b'{"op": "accrue", "amount": "1.00", "points": 3, "flag": true, "none": null}\n',
-    b'{"a": 1, "a": 2, "b": "\\u00e9\\ud83d\\ude00"}',
+    b'{"b": "\\u00e9\\ud83d\\ude00"}',
     b'{"big": 123456789012345678901234567890}',
     b'{"neg": -9223372036854775809}',
     b'{"f": 1.5e300}',
     b'{"nested": {"x": [1, 2.0]}}',
-    b'{"nan": NaN}',
     b'{"inf": 1e400}',
     b'{"lone": "\\ud800"}',
     b'\xef\xbb\xbf{"bom": 1}',
     b"[1, 2]",
     b'"text"',
     b"3",
-    b"{broken",
-    b'{"bad": "\xff"}',
-    b'{"ctl": "\x01"}',
+]
+# What the json module reads but a ledger must refuse: (line, slug, errors).
+REFUSED = [
+    (b'{"a": 1, "a": 2, "b": "x"}', "validation-error", {"a": ["Given more than once."]}),
+    (b'{"a": "\\"", "a": 2}', "validation-error", {"a": ["Given more than once."]}),
+    (b'{"x": {"y": 1, "y": 1}}', "validation-error", {"x.y": ["Given more than once."]}),
+    (
+        b"[" * 1000 + b"]" * 1000,
+        "validation-error",
+        {"_schema": ["Nested more than 32 levels deep."]},
+    ),
+    (b'{"nan": NaN}', "malformed-request", None),
+    (b"{broken", "malformed-request", None),
+    (b'{"bad": "\xff"}', "malformed-request", None),
+    (b'{"ctl": "\x01"}', "malformed-request", None),
+    (b'{"n": ' + b"1" * 5000 + b"}", "malformed-request", None),
 ]
 
 
@@ -188,17 +200,24 @@ LINES = [
 def test_lines_parse_as_the_json_module_parses_them(line: bytes) -> None:
     from api.importer import parse_line
 
-    try:
-        expected: Any = ("ok", json.loads(line))
-    except ValueError as error:
-        expected = ("error", type(error), str(error))
-    try:
-        got: Any = ("ok", parse_line(line))
-    except ValueError as error:
-        got = ("error", type(error), str(error))
+    expected = json.loads(line)
+    got = parse_line(line, 7)
     assert repr(got) == repr(expected)
-    if got[0] == "ok" and isinstance(got[1], dict):
-        assert [type(v) for v in got[1].values()] == [type(v) for v in expected[1].values()]
+    if isinstance(got, dict):
+        assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+@pytest.mark.parametrize(("line", "slug", "errors"), REFUSED)
+def test_lines_a_ledger_refuses_are_their_problem(
+    line: bytes, slug: str, errors: dict[str, list[str]] | None
+) -> None:
+    from api.importer import parse_line
+    from api.problems import Problem
+
+    got = parse_line(line, 7)
+    assert isinstance(got, Problem)
+    assert (got.slug, got.errors) == (slug, errors)
+    assert got.detail.startswith("The line at index 7: ")
 
 
 @pytest.mark.parametrize(
