@@ -110,6 +110,7 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         def decorate(view: Callable[..., Any]) -> Any:
             if "<" in rule:  # the path names a resource, which may not exist
                 documented_problems(view, "not-found")
+            documented_problems(view, "validation-error")  # an unknown query parameter
             return register(view)
 
         return decorate

@@ -57,7 +57,7 @@ def parse_line(line: bytes, index: int) -> Any:
     try:
         return json_body.loads(line)
     except Problem as problem:
-        return Problem(problem.slug, f"The line at index {index}: {problem.detail}", problem.errors)
+        return Problem(problem.slug, f"Line at index {index}: {problem.detail}", problem.errors)
 
 
 def result_line(result: dict[str, Any]) -> bytes:

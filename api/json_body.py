@@ -45,7 +45,7 @@ def loads(data: bytes) -> Any:
     if _depth_exceeds(data, MAX_DEPTH):
         raise Problem(
             "validation-error",
-            f"The JSON is nested more than {MAX_DEPTH} levels deep.",
+            f"Nested more than {MAX_DEPTH} levels deep.",
             {"_schema": [f"Nested more than {MAX_DEPTH} levels deep."]},
         )
     repeats: list[_Repeated] = []
@@ -56,7 +56,7 @@ def loads(data: bytes) -> Any:
             parse_constant=_no_constant,
         )
     except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError too
-        raise Problem("malformed-request", f"The body is not valid JSON: {error}") from None
+        raise Problem("malformed-request", f"Not valid JSON: {error}") from None
     if repeats:
         raise Problem(
             "validation-error", "A key is given more than once.", dict(_repeated_keys(value, ""))

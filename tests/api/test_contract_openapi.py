@@ -153,6 +153,7 @@ AUTH = {"401": {"unauthorized"}, "403": {"forbidden"}}
 PARTNER_WRITE = {
     **AUTH,
     "400": {"malformed-request"},
+    "415": {"unsupported-media-type"},
     "404": {"not-found"},
     "503": {"unavailable"},
 }
@@ -192,6 +193,7 @@ DOCUMENTED_PROBLEMS: dict[tuple[str, str], dict[str, set[str]]] = {
     ("post", "/v1/partners"): {
         **AUTH,
         "400": {"malformed-request"},
+        "415": {"unsupported-media-type"},
         "409": {"idempotency-conflict"},
         "422": {"validation-error"},
         "503": {"unavailable"},
@@ -199,6 +201,7 @@ DOCUMENTED_PROBLEMS: dict[tuple[str, str], dict[str, set[str]]] = {
     ("post", "/v1/batches"): {
         **AUTH,
         "400": {"malformed-request"},
+        "415": {"unsupported-media-type"},
         "422": {"validation-error"},
         "503": {"unavailable"},
     },
@@ -214,9 +217,14 @@ DOCUMENTED_PROBLEMS: dict[tuple[str, str], dict[str, set[str]]] = {
         "422": {"validation-error"},
         "503": {"unavailable"},
     },
-    ("get", "/v1/program"): {"401": {"unauthorized"}, "503": {"unavailable"}},
-    ("get", "/readyz"): {"503": {"unavailable"}},
-    ("get", "/healthz"): {},
+    # Every endpoint refuses an unknown query parameter (422).
+    ("get", "/v1/program"): {
+        "401": {"unauthorized"},
+        "422": {"validation-error"},
+        "503": {"unavailable"},
+    },
+    ("get", "/readyz"): {"422": {"validation-error"}, "503": {"unavailable"}},
+    ("get", "/healthz"): {"422": {"validation-error"}},
 }
 
 

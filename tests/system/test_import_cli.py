@@ -207,7 +207,21 @@ def test_lines_parse_as_the_json_module_parses_them(line: bytes) -> None:
         assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
 
 
-@pytest.mark.parametrize(("line", "slug", "errors"), REFUSED)
+@pytest.mark.parametrize(
+    ("line", "slug", "errors"),
+    REFUSED,
+    ids=[
+        "repeated",
+        "repeated-escaped",
+        "repeated-nested",
+        "deep",
+        "nan",
+        "broken",
+        "not-utf8",
+        "control",
+        "huge-number",
+    ],
+)
 def test_lines_a_ledger_refuses_are_their_problem(
     line: bytes, slug: str, errors: dict[str, list[str]] | None
 ) -> None:
@@ -217,7 +231,7 @@ def test_lines_a_ledger_refuses_are_their_problem(
     got = parse_line(line, 7)
     assert isinstance(got, Problem)
     assert (got.slug, got.errors) == (slug, errors)
-    assert got.detail.startswith("The line at index 7: ")
+    assert got.detail.startswith("Line at index 7: ")
 
 
 @pytest.mark.parametrize(
@@ -234,3 +248,86 @@ def test_result_lines_are_the_json_module_bytes(body: dict[str, Any]) -> None:
 
     result = {"index": 7, "status": 422, "body": body}
     assert result_line(result) == (json.dumps(result, separators=(",", ":")) + "\n").encode()
+
+
+def test_import_as_a_process_reports_every_line_and_keeps_the_bar_clear(
+    database_url: str, shop: str, tmp_path: Path
+) -> None:
+    from tests.system.test_cli import run
+
+    deep = "[" * 1000 + "]" * 1000
+    repeated = json.dumps(accrue("t2", "m1", "10.00"))[:-1] + ', "amount": "99999.00"}'
+    source = write_lines(
+        tmp_path / "day.ndjson",
+        [
+            {"op": "enroll", "member_id": "m1"},
+            accrue("t1", "m1", "10.00"),
+            "",
+            "{broken",
+            deep,
+            repeated,
+            {"op": "enroll", "member_id": "ma-nl\n"},
+            {**accrue("t3", "m1", "1.00"), "bonus_points": 1_000_000},
+            accrue("t4", "m1", "5.00"),
+        ],
+    )
+    done = run("import", "--partner", shop, str(source), database_url=database_url)
+    results = tmp_path / "day.ndjson.results.ndjson"
+    assert (done.returncode, done.stdout) == (
+        1,
+        f"8 operations (3 x 201, 1 x 400, 4 x 422); results in {results}\n",
+    )
+    lines = read_results(results)
+    assert [(r["index"], r["status"]) for r in lines] == [
+        (0, 201),
+        (1, 201),
+        (3, 400),
+        (4, 422),
+        (5, 422),
+        (6, 422),
+        (7, 422),
+        (8, 201),
+    ]
+    invalid = "https://loyalty-ledger.dev/problems/validation-error"
+    limit = "this accrual would give 1000001 points; the program allows at most 100000 per accrual"
+    assert [r["body"] for r in lines if r["status"] >= 400] == [
+        {
+            "type": "https://loyalty-ledger.dev/problems/malformed-request",
+            "title": "The request body is not valid JSON",
+            "status": 400,
+            "detail": "Line at index 3: Not valid JSON: Expecting property name enclosed in "
+            "double quotes: line 1 column 2 (char 1)",
+        },
+        {
+            "type": invalid,
+            "title": "The request is not valid",
+            "status": 422,
+            "detail": "Line at index 4: Nested more than 32 levels deep.",
+            "errors": {"_schema": ["Nested more than 32 levels deep."]},
+        },
+        {
+            "type": invalid,
+            "title": "The request is not valid",
+            "status": 422,
+            "detail": "Line at index 5: A key is given more than once.",
+            "errors": {"amount": ["Given more than once."]},
+        },
+        {
+            "type": invalid,
+            "title": "The request is not valid",
+            "status": 422,
+            "detail": "The request is not valid.",
+            "errors": {"member_id": ["Must match [A-Za-z0-9._:-]{1,64}."]},
+        },
+        {
+            "type": invalid,
+            "title": "The request is not valid",
+            "status": 422,
+            "detail": limit,
+            "errors": {"bonus_points": [limit]},
+        },
+    ]
+    assert [r["body"]["balance"]["available"] for r in lines if r["status"] == 201] == [0, 10, 15]
+    # The bar counts operations, and no per-operation log line is written over it.
+    assert "day.ndjson: 100%" in done.stderr and "8/8" in done.stderr
+    assert '"ledger.commands"' not in done.stderr

@@ -116,6 +116,28 @@ CHANGES: list[tuple[str, Any]] = [
     ("operations", [{}] * 10_001),
     ("colour", "red"),
     ("op", "accrue"),
+    # The bounds (README "Bounds"), on both paths:
+    ("member_id", "m1\r"),
+    ("currency", "EUR\n"),
+    ("amount", "1000000000.00"),
+    ("amount", "1000000000.01"),
+    ("amount", "999999999999999.00"),
+    ("refund_amount", "1000000001"),
+    ("bonus_points", 10_000_000),
+    ("bonus_points", 10_000_001),
+    ("points", 10**9),
+    ("points", 10**9 + 1),
+    ("points", -(10**9) - 1),
+    ("occurred_at", "1970-01-01T00:00:00Z"),
+    ("occurred_at", "1969-12-31T23:59:59.999999Z"),
+    ("occurred_at", "1970-01-01T00:30:00+01:00"),
+    ("occurred_at", "2999-12-31T23:59:59.999999Z"),
+    ("occurred_at", "3000-01-01T00:00:00Z"),
+    ("enrolled_at", "0001-01-01T00:00:00Z"),
+    ("enrolled_at", "9999-12-31T23:59:59Z"),
+    ("birth_date", "9999-12-31"),
+    ("birth_date", "1899-12-31"),
+    ("birth_date", "1900-01-01"),
 ]
 
 
@@ -306,3 +328,27 @@ def test_the_short_path_is_taken_for_plain_schemas() -> None:
         ],
         date,
     )
+
+
+@pytest.mark.parametrize(
+    ("schema_class", "field", "value"),
+    [
+        (schemas.AccrualRequestSchema, "amount", "1000000000.01"),
+        (schemas.AccrualRequestSchema, "bonus_points", 10_000_001),
+        (schemas.AccrualRequestSchema, "member_id", "m1\n"),
+        (schemas.AccrualRequestSchema, "currency", "EUR\n"),
+        (schemas.AccrualRequestSchema, "occurred_at", "3000-01-01T00:00:00Z"),
+        (schemas.AccrualRequestSchema, "occurred_at", "1969-12-31T23:59:59Z"),
+        (schemas.ReverseAccrualOperationSchema, "refund_amount", "1000000001"),
+        (schemas.RedemptionRequestSchema, "points", 10**9 + 1),
+        (schemas.AdjustmentRequestSchema, "points", -(10**9) - 1),
+        (schemas.EnrollRequestSchema, "birth_date", "9999-12-31"),
+        (schemas.EnrollRequestSchema, "enrolled_at", "0001-01-01T00:00:00Z"),
+    ],
+)
+def test_a_bound_holds_on_both_paths(schema_class: type[Schema], field: str, value: Any) -> None:
+    schema = schema_class()
+    body = {**GOOD[schema_class], field: value}
+    for load in (marshmallow_load, short_load, short_load):
+        outcome, messages = load(schema, body)
+        assert (outcome, list(messages)) == ("error", [field])
