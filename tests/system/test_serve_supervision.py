@@ -260,7 +260,7 @@ def test_kill_9_of_the_background_process_starts_another(serving: Any) -> None:
     # The periodic sweep runs again: points that become available a few seconds after they
     # were recorded are activated by it (nothing else touches this member).
     s.call("POST", "/v1/members", {"member_id": "pending"}, shop)
-    soon = datetime.now(UTC) - timedelta(days=1) + timedelta(seconds=4)
+    soon = datetime.now(UTC) - timedelta(days=1) + timedelta(seconds=10)
     accrual = _accrue(
         s, shop, "t-pending", "pending", "7.00", occurred_at=soon.isoformat(), pending_days=1
     )
