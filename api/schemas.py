@@ -605,7 +605,8 @@ class AccrualRequestSchema(PartnerField):
         maximum=bounds.MAX_AMOUNT,
         metadata={
             "description": "The purchase amount: greater than 0, at most the currency's minor "
-            "digits (EUR: 2)."
+            "digits (EUR: 2). The accrual's points must not exceed the program's "
+            "max_points_per_accrual (else 422 naming amount)."
         },
     )
     currency = Currency(
@@ -631,7 +632,8 @@ class AccrualRequestSchema(PartnerField):
         maximum=bounds.MAX_POINTS_PER_ACCRUAL,
         metadata={
             "description": "Extra points the partner grants (and funds) on top, added after "
-            "the floor; default 0."
+            "the floor; default 0. Counted in max_points_per_accrual (else 422 naming "
+            "bonus_points)."
         },
     )
 
