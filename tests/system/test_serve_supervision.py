@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import json
+import operator
 import os
 import re
 import signal
@@ -38,6 +40,7 @@ from projections.eventlog import open_ledger
 from projections.store import open_target
 from tests.integration.test_projections import build_coalition
 from tests.system.pg_cluster import free_port
+from tests.system.test_projection_worker_postgres import _bench, _head
 from tests.system.test_serve_http import cli, open_shop, service_env
 
 pytestmark = pytest.mark.slow
@@ -457,3 +460,59 @@ def test_a_helper_stops_when_its_parents_pipe_closes(url: str, tmp_path: Path) -
     finally:
         helper.kill()
         helper.wait()
+
+
+def _pending_signals(pid: int) -> int:
+    status = (Path("/proc") / str(pid) / "status").read_text()
+    masks = re.findall(r"^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$", status, re.MULTILINE)
+    return functools.reduce(operator.or_, (int(mask, 16) for mask in masks), 0)
+
+
+@pytest.fixture
+def long_log(pg_url: str) -> str:
+    """30,000 events: a replay takes seconds."""
+    settings = Settings(database_url=pg_url)
+    migrate(settings)
+    ledger = open_ledger(settings=settings)
+    try:
+        _bench().generate(ledger, 30_000)
+    finally:
+        ledger.close()
+    return pg_url
+
+
+@pytest.mark.postgres
+def test_project_rebuild_stopped_while_replaying_says_how_far_it_got_postgres(
+    long_log: str, tmp_path: Path
+) -> None:
+    """SIGTERM while the `finance` helper still replays (frozen by SIGSTOP, so the rebuild
+    cannot be done yet): 143, the position it stopped at, no claim to have rebuilt."""
+    head = _head(long_log)
+    rebuild = _project(long_log, tmp_path, "rebuild", "--rebuild", "--once")
+    helper = None
+    try:
+        (helper,) = until(
+            lambda: [p for p, c in children(rebuild.process.pid).items() if "--once" in c],
+            "the finance helper",
+        )
+        os.kill(helper, signal.SIGSTOP)
+        rebuild.process.send_signal(signal.SIGTERM)
+        # The rebuild gave up (and worked out its position) before it stops its helpers.
+        until(lambda: _pending_signals(helper) & (1 << (signal.SIGTERM - 1)), "the helper's stop")
+        os.kill(helper, signal.SIGCONT)
+        assert rebuild.process.wait(60) == 143
+        last = rebuild.err().splitlines()[-1]
+        found = re.fullmatch(
+            r"Error: rebuild stopped at position (\d+), before the log head; "
+            r"a runner \(`serve` or `project`\) carries on from there",
+            last,
+        )
+        assert found, last
+        assert int(found[1]) < head
+        assert "rebuilt to" not in rebuild.err()
+        until(lambda: not alive(helper), "the helper to exit")
+    finally:
+        rebuild.process.kill()
+        rebuild.process.wait()
+        if helper is not None and alive(helper):
+            os.kill(helper, signal.SIGKILL)  # a stopped process keeps its SIGTERM pending
