@@ -132,13 +132,44 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "getTierReport": {},
     "suspendMember": {"path": {"member_id": "m-1002"}, "request": {}},
     "reactivateMember": {"path": {"member_id": "m-1002"}, "request": {}},
-    "closeMember": {"path": {"member_id": "m-1002"}, "request": {}},
+    "closeMember": {
+        "path": {"member_id": "m-1002"},
+        "request": {"reason": "The member asked to leave the programme."},
+    },
     "suspendPartner": {"path": {"partner_id": "shop-1"}, "request": {}},
+    "reactivatePartner": {"path": {"partner_id": "shop-1"}, "request": {}},
+    "changePartner": {
+        "path": {"partner_id": "shop-1"},
+        "request": {"name": "Corner Coffee & Tea", "funding_rate": "0.012"},
+    },
+    "listPartners": {"query": {"limit": 10}},
+    "listKeys": {"query": {"limit": 10}},
+    "getKey": {"path": {"key_id": "k7d41e9a03c2b58f6e1a"}},
     "runSweep": {"request": {"as_of": "2026-11-24T00:00:00Z"}},
     "revokeKey": {"path": {"key_id": "k7d41e9a03c2b58f6e1a"}, "request": {}},
     "getHealth": {},
     "getReadiness": {},
     "getMetrics": {},
+}
+
+
+PARTNER_CHANGED = {
+    "currency": "EUR",
+    "earn_rate": "1",
+    "funding_rate": "0.012",
+    "name": "Corner Coffee & Tea",
+    "partner_id": "shop-1",
+    "pending_days": 0,
+    "reimbursement_rate": "0.008",
+    "status": "active",
+}
+KEY_VIEW = {
+    "created_at": "2026-11-02T09:00:00.000000Z",
+    "key_id": "k7d41e9a03c2b58f6e1a",
+    "name": "till 7",
+    "partner_id": "shop-1",
+    "revoked": False,
+    "role": "partner",
 }
 
 
@@ -793,6 +824,22 @@ ANSWERS: dict[str, dict[str, Any]] = {
         }
     },
     "revokeKey": {},
+    "reactivatePartner": {
+        "200": {
+            "currency": "EUR",
+            "earn_rate": "1",
+            "funding_rate": "0.01",
+            "name": "Corner Coffee",
+            "partner_id": "shop-1",
+            "pending_days": 0,
+            "reimbursement_rate": "0.008",
+            "status": "active",
+        }
+    },
+    "changePartner": {"200": PARTNER_CHANGED},
+    "listPartners": {"200": {"partners": [PARTNER_CHANGED], "next_cursor": None}},
+    "listKeys": {"200": {"keys": [KEY_VIEW], "next_cursor": None}},
+    "getKey": {"200": KEY_VIEW},
     "getHealth": {"200": {"status": "ok"}},
     "getReadiness": {"200": {"status": "ready"}},
 }

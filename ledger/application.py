@@ -328,6 +328,51 @@ class Ledger(Application[UUID]):
 
         return self._run(handle)
 
+    def reactivate_partner(self, partner_id: str) -> Outcome:
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            partner = self._require(
+                uow.get(ids.partner_id(partner_id), Partner), f"partner {partner_id}"
+            )
+            if partner.status != "active":
+                partner.reactivate(timestamp=now)
+            return partner.as_dict()
+
+        return self._run(handle)
+
+    def change_partner_terms(self, partner_id: str, changes: dict[str, Any]) -> Outcome:
+        """Change a partner's name, rates or pending days; operations from now on use them."""
+        if not changes:
+            raise InvalidCommand("send at least one term to change")
+
+        def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
+            partner = self._require(
+                uow.get(ids.partner_id(partner_id), Partner), f"partner {partner_id}"
+            )
+            partner.change_terms(now, changes)
+            return partner.as_dict()
+
+        return self._run(handle)
+
+    def partners(self, after: int = 0, limit: int = 100) -> tuple[list[Partner], int | None]:
+        """Partners in the order they were registered, after log position `after`; and the
+        position to continue from (None at the end)."""
+        return self._registered(Partner.PartnerRegistered, Partner, after, limit)  # type: ignore[attr-defined]
+
+    def api_keys_page(self, after: int = 0, limit: int = 100) -> tuple[list[ApiKey], int | None]:
+        """Keys in the order they were issued (revoked ones included), as `partners`."""
+        return self._registered(ApiKey.KeyIssued, ApiKey, after, limit)  # type: ignore[attr-defined]
+
+    def _registered(
+        self, created: type[Any], cls: type[T], after: int, limit: int
+    ) -> tuple[list[T], int | None]:
+        notifications = self.recorder.select_notifications(
+            start=after + 1, limit=limit + 1, topics=[get_topic(created)]
+        )
+        page = notifications[:limit]
+        found = [self._get(UUID(str(n.originator_id)), cls) for n in page]
+        more = page[-1].id if len(notifications) > limit else None
+        return [aggregate for aggregate in found if aggregate is not None], more
+
     # --------------------------------------------------------------------- keys
 
     def issue_key(
@@ -362,6 +407,9 @@ class Ledger(Application[UUID]):
 
         self._run(handle)
         return token, self._require(self._get(ids.api_key_id(key_id), ApiKey), "key")
+
+    def api_key(self, key_id: str) -> ApiKey:
+        return self._require(self._get(ids.api_key_id(key_id), ApiKey), f"key {key_id}")
 
     def revoke_key(self, key_id: str) -> None:
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
@@ -455,16 +503,18 @@ class Ledger(Application[UUID]):
             return None
         return cast(Member, self.repository.get(aggregate_id, version=version))
 
-    def change_member_status(self, member_id: str, action: str) -> Outcome:
+    def change_member_status(
+        self, member_id: str, action: str, reason: str | None = None
+    ) -> Outcome:
+        """Suspend, reactivate or close (with an optional `reason`, kept in the event)."""
+
         def handle(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
             member = self._member(uow, member_id)
             member.run_due(now, self.rules(uow))
-            change = {
-                "suspend": member.suspend,
-                "reactivate": member.reactivate,
-                "close": member.close,
-            }[action]
-            change(now)
+            if action == "close":
+                member.close(now, reason)
+            else:
+                {"suspend": member.suspend, "reactivate": member.reactivate}[action](now)
             return {**member.as_dict(), "balance": member.balance()}
 
         return self._run(handle)

@@ -820,16 +820,19 @@ class Member(LedgerAggregate):
     def _reactivate(self, timestamp: datetime) -> None:
         self.status = "active"
 
-    def close(self, now: datetime) -> None:
+    def close(self, now: datetime, reason: str | None = None) -> None:
         if self.status == "closed":
             return
         forfeited = [
             _portion(lot, lot.remaining) for lot in self.lots.values() if lot.remaining > 0
         ]
-        self._close(timestamp=now, lots=forfeited)
+        self._close(timestamp=now, lots=forfeited, reason=reason)
 
+    # `reason` came later: events recorded before it have none, and replay with None.
     @event("MemberClosed")
-    def _close(self, timestamp: datetime, lots: list[dict[str, Any]]) -> None:
+    def _close(
+        self, timestamp: datetime, lots: list[dict[str, Any]], reason: str | None = None
+    ) -> None:
         for portion in lots:
             self._change_remaining(self.lots[portion["lot_id"]], -portion["points"])
             self.lifetime_expired += portion["points"]

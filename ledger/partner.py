@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,12 @@ class PartnerTerms:
         check_between(self.reimbursement_rate, 0, MAX_MONEY_PER_POINT, "reimbursement_rate")
 
 
+# The partner's id and currency stay: its lots, accruals and settlement are in that currency.
+CHANGEABLE_TERMS = frozenset(
+    {"name", "earn_rate", "funding_rate", "reimbursement_rate", "pending_days"}
+)
+
+
 class Partner(LedgerAggregate):
     @staticmethod
     def create_id(partner_id: str) -> UUID:
@@ -69,6 +75,45 @@ class Partner(LedgerAggregate):
     @event("PartnerSuspended")
     def suspend(self, timestamp: datetime) -> None:
         self.status = "suspended"
+
+    @event("PartnerReactivated")
+    def reactivate(self, timestamp: datetime) -> None:
+        self.status = "active"
+
+    def change_terms(self, timestamp: datetime, changes: dict[str, Any]) -> None:
+        """New terms from now on (operations read them when they run). The event records
+        every term as it now stands, not only those changed."""
+        unknown = set(changes) - CHANGEABLE_TERMS
+        assert not unknown, f"terms that may not change: {sorted(unknown)}"
+        terms = replace(self.terms, **changes)
+        if terms != self.terms:
+            self._change_terms(
+                timestamp=timestamp,
+                name=terms.name,
+                earn_rate=terms.earn_rate,
+                funding_rate=terms.funding_rate,
+                reimbursement_rate=terms.reimbursement_rate,
+                pending_days=terms.pending_days,
+            )
+
+    @event("PartnerTermsChanged")
+    def _change_terms(
+        self,
+        timestamp: datetime,
+        name: str,
+        earn_rate: Decimal,
+        funding_rate: Decimal,
+        reimbursement_rate: Decimal,
+        pending_days: int,
+    ) -> None:
+        self.terms = replace(
+            self.terms,
+            name=name,
+            earn_rate=earn_rate,
+            funding_rate=funding_rate,
+            reimbursement_rate=reimbursement_rate,
+            pending_days=pending_days,
+        )
 
     @property
     def partner_id(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, url_for
 
-from api import schemas
+from api import admin_schemas, schemas
 from api.auth import require_roles
 from api.blueprint import Blueprint
 from api.problems import Problem
@@ -17,12 +17,13 @@ from api.writes import (
     write_response,
     write_result,
 )
-from ledger.access import ROLES
+from ledger.access import ROLES, ApiKey
 from ledger.application import ADJUSTMENT_SCOPE, SweepReport
 from ledger.commands import Adjust
 from ledger.money import with_minor_digits
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules
+from projections import reads
 from projections.sweeps import run_sweep
 
 blp = Blueprint(
@@ -75,6 +76,60 @@ def register_partner(terms: PartnerTerms) -> Response:
     )
 
 
+@blp.route("/partners", methods=["GET"])
+@blp.doc(operationId="listPartners")
+@require_roles("admin")
+@blp.arguments(admin_schemas.PageArgs, location="query")
+@blp.response(200, admin_schemas.PartnerListSchema)
+def list_partners(args: dict[str, Any]) -> dict[str, Any]:
+    """Every partner with its terms and status, in the order they were registered."""
+    after = _page_start(args.get("cursor"), "partners")
+    found, more = current_ledger().partners(after, args["limit"])
+    return {
+        "partners": [partner.as_dict() for partner in found],
+        "next_cursor": _next_cursor("partners", more),
+    }
+
+
+@blp.route("/partners/<partner_id>", methods=["PATCH"])
+@blp.doc(operationId="changePartner")
+@require_roles("admin")
+@blp.arguments(admin_schemas.PartnerChangeSchema)
+@blp.response(200, schemas.PartnerSchema)
+def change_partner(changes: dict[str, Any], partner_id: str) -> Response:
+    """Change a partner's name, rates or pending days (an event on the partner): operations
+    from then on use the new terms; those already recorded keep theirs."""
+    outcome = current_ledger().change_partner_terms(partner_id, changes)
+    return write_response(outcome, schemas.PartnerSchema(), created=False)
+
+
+@blp.route("/partners/<partner_id>/reactivate", methods=["POST"])
+@blp.doc(operationId="reactivatePartner")
+@require_roles("admin")
+@blp.arguments(schemas.NoBodySchema, required=False)
+@blp.response(200, schemas.PartnerSchema)
+def reactivate_partner(_: dict[str, Any], partner_id: str) -> Response:
+    """Reactivate a suspended partner: its writes are accepted again."""
+    outcome = current_ledger().reactivate_partner(partner_id)
+    return write_response(outcome, schemas.PartnerSchema(), created=False)
+
+
+def _page_start(cursor: str | None, listing: str) -> int:
+    """The log position a listing's page continues after (0 without a cursor)."""
+    if cursor is None:
+        return 0
+    try:
+        return int(reads.decode_cursor(cursor)[listing])
+    except (ValueError, KeyError, TypeError) as error:
+        raise Problem(
+            "validation-error", "Unknown cursor.", {"cursor": ["Not a cursor from this listing."]}
+        ) from error
+
+
+def _next_cursor(listing: str, after: int | None) -> str | None:
+    return None if after is None else reads.encode_cursor({listing: after})
+
+
 @blp.route("/partners/<partner_id>", methods=["GET"])
 @blp.doc(operationId="getPartner")
 @require_roles("admin")
@@ -106,6 +161,31 @@ def issue_key(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     token, key = current_ledger().issue_key(data["role"], data.get("partner_id"), data["name"])
     location = url_for("admin.revoke_key", key_id=key.key_id)
     return {**key.as_dict(), "key": token}, {"Location": location}
+
+
+@blp.route("/keys", methods=["GET"])
+@blp.doc(operationId="listKeys")
+@require_roles("admin")
+@blp.arguments(admin_schemas.PageArgs, location="query")
+@blp.response(200, admin_schemas.KeyListSchema)
+def list_keys(args: dict[str, Any]) -> dict[str, Any]:
+    """Every API key ever issued (revoked ones too), without its secret."""
+    after = _page_start(args.get("cursor"), "keys")
+    found, more = current_ledger().api_keys_page(after, args["limit"])
+    return {"keys": [_key_view(key) for key in found], "next_cursor": _next_cursor("keys", more)}
+
+
+@blp.route("/keys/<key_id>", methods=["GET"])
+@blp.doc(operationId="getKey")
+@require_roles("admin")
+@blp.response(200, admin_schemas.KeyViewSchema)
+def key(key_id: str) -> dict[str, Any]:
+    """One API key, without its secret (the `Location` of its 201)."""
+    return _key_view(current_ledger().api_key(key_id))
+
+
+def _key_view(key: ApiKey) -> dict[str, Any]:
+    return {**key.as_dict(), "created_at": key.created_on}
 
 
 @blp.route("/keys/<key_id>", methods=["DELETE"])
@@ -175,11 +255,12 @@ def reactivate_member(_: dict[str, Any], member_id: str) -> Response:
 @blp.route("/members/<member_id>/close", methods=["POST"])
 @blp.doc(operationId="closeMember")
 @require_roles("admin")
-@blp.arguments(schemas.NoBodySchema, required=False)
+@blp.arguments(admin_schemas.CloseRequestSchema, required=False)
 @blp.response(200, schemas.MemberSchema)
-def close_member(_: dict[str, Any], member_id: str) -> Response:
-    """Close a member: the remaining points are forfeited."""
-    return _change_status(member_id, "close")
+def close_member(data: dict[str, Any], member_id: str) -> Response:
+    """Close a member: the remaining points are forfeited (the reason, if given, is kept)."""
+    outcome = current_ledger().change_member_status(member_id, "close", data.get("reason"))
+    return write_response(outcome, schemas.MemberSchema(), created=False)
 
 
 @blp.route("/sweeps", methods=["POST"])

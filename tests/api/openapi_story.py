@@ -47,6 +47,11 @@ STORY: list[tuple[str, str | None]] = [
     ("getAuditDigest", None),
     ("verifyAudit", None),
     ("suspendPartner", "2026-12-01T07:00:00Z"),
+    ("reactivatePartner", "2026-12-01T07:05:00Z"),
+    ("changePartner", "2026-12-01T07:10:00Z"),
+    ("listPartners", None),
+    ("listKeys", None),
+    ("getKey", None),
     ("revokeKey", None),
     ("getHealth", None),
 ]
@@ -83,7 +88,7 @@ def play(api: WriteClient, clock: ManualClock, spec: dict[str, Any]) -> dict[str
         method, path, operation = by_id[operation_id]
         example = EXAMPLES[operation_id]
         values = dict(example.get("path", {}))
-        if operation_id == "revokeKey":
+        if operation_id in ("getKey", "revokeKey"):
             values["key_id"] = answers["issueKey"][1]["key_id"]
         for name, value in values.items():
             path = path.replace("{" + name + "}", value)
