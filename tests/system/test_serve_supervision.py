@@ -5,8 +5,10 @@ Real `loyalty-ledger` processes killed with real signals, on SQLite and PostgreS
   another, and writes made afterwards reach the projections and the sweep;
 - kill -9 of the arbiter: the background process, its helpers and the HTTP workers exit, no
   projection lock stays held, and a new `serve` is active at once;
+- a helper stops when its parent's end of the pipe closes (the portable mechanism alone);
 - `project --rebuild` while another runner holds the locks says so, and exits 75 after
-  `--wait`, or 143 on SIGTERM, claiming nothing; plain `project` says it stands by.
+  `--wait`, or 143 on SIGTERM, claiming nothing; plain `project` says it stands by; a rebuild
+  stopped while it replays exits 143 naming the position it reached (PostgreSQL).
 """
 
 from __future__ import annotations
