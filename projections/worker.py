@@ -171,7 +171,8 @@ class ProjectionWorker:
                 runner = self._open()
                 mine = self._acquire(runner, self.groups)
             except Exception as error:  # the database is down: try again shortly
-                self._failing.failed(list(self.groups), error, None)
+                for group in self.groups:  # each logged, with its back-off
+                    self._failing.failed([group], error, None)
                 self._recover()
                 self._stop.wait(self._failing.next_retry(list(self.groups)) or STANDBY_SECONDS)
                 continue
