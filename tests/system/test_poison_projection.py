@@ -148,7 +148,11 @@ def test_a_poison_event_holds_only_its_group_and_resumes_exactly_once(
             "bad": poisoned.json()["points"],
             "p1": sum(a["points"] for a in good) + 10,
         }
-        assert "applying again" in served.stderr.read_text()
+        wait_until(
+            lambda: "projection group finance applying again" in served.stderr.read_text(),
+            30,
+            "the recovery to be logged",
+        )
         statuses = dict(served.statuses)
         assert 500 not in statuses, statuses
         assert served.stop() == 0
