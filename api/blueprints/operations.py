@@ -13,6 +13,7 @@ from api.lazy_ledger import check_reachable
 from api.migrate import unapplied_migration_ids
 from api.problems import Problem
 from api.read_schemas import StatusSchema
+from projections.eventlog import retried
 
 blp = Blueprint("operations", __name__, description="Liveness, readiness and metrics (no auth)")
 
@@ -37,7 +38,11 @@ def readyz() -> dict[str, Any]:
     settings = current_app.extensions["settings"]
     try:
         check_reachable(settings)
-        missing = unapplied_migration_ids(settings, current_app.extensions["ledger"].recorder)
+        # Retried as the log's reads: a pooled connection a database restart broke is not
+        # a reason to take this host out of the load balancer.
+        missing = retried(unapplied_migration_ids)(
+            settings, current_app.extensions["ledger"].recorder
+        )
     except PersistenceError as error:
         raise Problem("unavailable", "The database is unreachable.", headers=RETRY_AFTER) from error
     if missing:

@@ -97,4 +97,7 @@ def test_http_reads_answer_after_the_server_drops_every_connection_postgres(
         response = client.get(path + query, headers=admin)
         assert response.status_code == 200, response.get_json()
         assert response.get_json()["available"] == 10
+    assert drop_every_session(pg_url) >= 1
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
     deployment.app.extensions["ledger"].close()
