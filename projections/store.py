@@ -413,9 +413,12 @@ class PostgresTarget(Target):
     backend = "postgres"
     concurrent = True
 
-    def __init__(self, url: str, pool_size: int = 4, connect_timeout: int = 5) -> None:
+    def __init__(
+        self, url: str, pool_size: int = 4, connect_timeout: int = 5, read_wait: float = 30.0
+    ) -> None:
         self.url = url
         self._connect_timeout = connect_timeout
+        self._read_wait = read_wait
         # Each opened on first use, and dropped after an error that may have broken it.
         self._conn: psycopg.Connection[Row] | None = None  # the runner's writes and locks
         self._loader: psycopg.Connection[Row] | None = None  # its reads (`load`)
@@ -477,9 +480,9 @@ class PostgresTarget(Target):
                 max_size=self._pool_size,
                 open=True,
                 kwargs=self._connect_kwargs(),
-                # How long a read waits for a connection while the database is down (then
-                # PoolTimeout: 503 `unavailable`).
-                timeout=float(self._connect_timeout),
+                # How long a read waits for a connection, all busy or the database down
+                # (then PoolTimeout: 503 `unavailable`).
+                timeout=self._read_wait,
             )
         return self._pool
 
@@ -680,7 +683,8 @@ def open_target(settings: Settings) -> Target:
     if settings.backend == "sqlite":
         return SQLiteTarget(sqlite_path(settings.database_url))
     timeout = max(settings.db_connect_timeout, 1)
-    return PostgresTarget(settings.database_url, connect_timeout=timeout)
+    # A read waits about as long as a write does (the store tries a call 10 times).
+    return PostgresTarget(settings.database_url, connect_timeout=timeout, read_wait=10.0 * timeout)
 
 
 def scratch_target() -> Target:

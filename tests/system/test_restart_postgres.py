@@ -12,6 +12,10 @@ import psycopg
 import pytest
 
 from projections.definitions import ALL
+from projections.eventlog import open_ledger
+from projections.runner import ProjectionRunner
+from projections.store import open_target
+from tests.api.ops_helpers import deploy
 from tests.system.pg_cluster import PrivateCluster
 from tests.system.serve_support import POINTS_PER_ACCRUAL, Served, accrual, serve_on, wait_until
 
@@ -130,3 +134,36 @@ def test_restart_under_accruals_heals_projections_and_reads_postgres(
         assert served.stop() == 0
     finally:
         served.close()
+
+
+def test_reads_answer_503_while_the_database_is_down_then_heal_postgres(
+    cluster: PrivateCluster,
+) -> None:
+    with psycopg.connect(cluster.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE ledger")
+    url = cluster.url.rsplit("/", 1)[0] + "/ledger"
+    deployment = deploy(url, db_connect_timeout=1)
+    client, admin = deployment.client, deployment.admin
+    assert client.post("/v1/members", json={"member_id": "m1"}, headers=admin).status_code == 201
+    settings = deployment.app.extensions["settings"]
+    ledger, target = open_ledger(settings=settings), open_target(settings)
+    try:
+        ProjectionRunner(ledger, target).catch_up()
+    finally:
+        target.close()
+        ledger.close()
+    path = "/v1/members/m1/balance"
+    assert client.get(path, headers=admin).status_code == 200  # the read pool is open
+
+    cluster.stop()
+    down = client.get(path, headers=admin)
+    assert down.status_code == 503, down.get_json()
+    assert down.mimetype == "application/problem+json"
+    assert down.get_json()["type"].endswith("/unavailable")
+    assert int(down.headers["Retry-After"]) > 0
+
+    cluster.start()
+    healed = wait_until(lambda: client.get(path, headers=admin).status_code == 200, 30, "reads")
+    print(f"reads answer 200 again {healed:.2f} s after the database started")
+    assert client.get(path, headers=admin).get_json()["available"] == 0
+    deployment.app.extensions["ledger"].close()
