@@ -177,12 +177,11 @@ KEY_COLUMNS = ("key_id", "role", "partner_id", "name", "revoked", "created_at")
 @click.pass_context
 def list_keys(ctx: click.Context, output: str) -> None:
     """Every key ever issued, in the order issued, revoked ones included (never a secret)."""
-    from api.fields import utc_text
+    from api.admin_schemas import KeyViewSchema
+    from api.blueprints.admin import key_view
 
     with opened_ledger(ctx) as ledger:
-        listed = [
-            {**key.as_dict(), "created_at": utc_text(key.created_on)} for key in ledger.api_keys()
-        ]
+        listed = KeyViewSchema(many=True).dump([key_view(key) for key in ledger.api_keys()])
     if output == "json":
         click.echo(json.dumps(listed))
         return

@@ -172,7 +172,7 @@ def list_keys(args: dict[str, Any]) -> dict[str, Any]:
     """Every API key ever issued (revoked ones too), without its secret."""
     after = _page_start(args.get("cursor"), "keys")
     found, more = current_ledger().api_keys_page(after, args["limit"])
-    return {"keys": [_key_view(key) for key in found], "next_cursor": _next_cursor("keys", more)}
+    return {"keys": [key_view(key) for key in found], "next_cursor": _next_cursor("keys", more)}
 
 
 @blp.route("/keys/<key_id>", methods=["GET"])
@@ -181,10 +181,11 @@ def list_keys(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, admin_schemas.KeyViewSchema)
 def key(key_id: str) -> dict[str, Any]:
     """One API key, without its secret (the `Location` of its 201)."""
-    return _key_view(current_ledger().api_key(key_id))
+    return key_view(current_ledger().api_key(key_id))
 
 
-def _key_view(key: ApiKey) -> dict[str, Any]:
+def key_view(key: ApiKey) -> dict[str, Any]:
+    """A key as GET /v1/keys lists it (and `loyalty-ledger keys list`): never its secret."""
     return {**key.as_dict(), "created_at": key.created_on}
 
 

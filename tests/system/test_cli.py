@@ -104,7 +104,9 @@ def test_keys_list_and_revoke(reader: Reader, database_url: str) -> None:
         "k0bba4dd87415520abb6  auditor  -           external audit  no       "
         "2027-03-04T00:00:00.000000Z\n"
     )
-    assert json.loads(succeeds("keys", "list", "--format", "json", database_url=database_url)) == [
+    listed = json.loads(succeeds("keys", "list", "--format", "json", database_url=database_url))
+    assert listed == reader.get("/v1/keys")["keys"]
+    assert listed == [
         {
             "key_id": "k5636409d305efeebed1",
             "role": "partner",
