@@ -17,7 +17,7 @@ from ledger.clock import ManualClock
 from ledger.config import Settings
 from tests.api.openapi_checks import defects, example_mismatches, operations
 from tests.api.openapi_story import STORY, play
-from tests.api.write_support import WriteClient, open_client
+from tests.api.write_support import WriteClient, open_client, problem_slug
 
 # Not played: readiness needs a migrated database, metrics answer text.
 NOT_PLAYED = {"getReadiness", "getMetrics"}
@@ -92,3 +92,56 @@ def _stable(value: Any) -> Any:
     if isinstance(value, list):
         return [_stable(v) for v in value]
     return value
+
+
+def test_each_problem_documented_for_accruals_is_one_it_answers(api: WriteClient) -> None:
+    """The other way round from schemathesis' slug check: every slug POST /v1/accruals
+    documents, provoked. (`unavailable`, the database down, is tested on a real serve.)"""
+    spec = api.http.get("/openapi.json").get_json()
+    responses = spec["paths"]["/v1/accruals"]["post"]["responses"]
+    documented = {
+        slug
+        for status, response in responses.items()
+        if status[0] in "45"
+        for slug in response["content"]["application/problem+json"]["examples"]
+    }
+    token = api.partner("shop")
+    auditor = api.key("auditor")
+    api.enroll(token, "m1")
+    api.enroll(token, "m2")
+    api.accrue(token, "t1", "m1", "10.00")
+    api.ok("POST", "/v1/members/m2/suspend", {}, status=200)
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def accrual(**change: Any) -> dict[str, Any]:
+        body = {"transaction_id": "t2", "member_id": "m1", "amount": "5.00", "currency": "EUR"}
+        return {**body, "occurred_at": api.now(), **change}
+
+    answers = [
+        api.http.post("/v1/accruals", data="{", content_type="application/json", headers=auth),
+        api.http.post("/v1/accruals", data="amount=5", content_type="text/plain", headers=auth),
+        api.call("POST", "/v1/accruals", accrual(), token=None),
+        api.call("POST", "/v1/accruals", accrual(), token=auditor),
+        api.call("POST", "/v1/accruals", accrual(member_id="nobody"), token),
+        api.call("POST", "/v1/accruals", accrual(transaction_id="t1"), token),
+        api.call("POST", "/v1/accruals", accrual(amount="five"), token),
+        api.call("POST", "/v1/accruals", accrual(currency="USD"), token),
+        api.call("POST", "/v1/accruals", accrual(occurred_at="2030-01-01T00:00:00Z"), token),
+        api.call("POST", "/v1/accruals", accrual(member_id="m2"), token),
+    ]
+    api.ok("POST", "/v1/partners/shop/suspend", {}, status=200)
+    answers.append(api.call("POST", "/v1/accruals", accrual(), token))
+    assert [problem_slug(answer) for answer in answers] == [
+        "malformed-request",
+        "unsupported-media-type",
+        "unauthorized",
+        "forbidden",
+        "not-found",
+        "idempotency-conflict",
+        "validation-error",
+        "currency-mismatch",
+        "occurred-at-out-of-range",
+        "member-not-active",
+        "partner-not-active",
+    ]
+    assert documented == {problem_slug(answer) for answer in answers} | {"unavailable"}
