@@ -2,8 +2,7 @@
 developer can follow, consistent with the ledger's rules. tests/api/test_openapi_docs.py
 plays it against the service (a clock at the times below) and compares every answer.
 
-The story: program in EUR (default tiers, 100 points at enrollment, the default limit per
-accrual), partner shop-1 earning 1
+The story: program in EUR (default tiers, 100 points at enrollment), partner shop-1 earning 1
 point per EUR; member m-1001 enrolls on 2 November 2026 and buys for 42.50 EUR on 22
 November (42 points), redeems 30 points, returns 10.00 EUR of the purchase (9 points), cancels
 the redemption, gets 50 goodwill points. A batch enrolls m-1002, accrues 19.90 EUR (19 points)

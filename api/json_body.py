@@ -7,9 +7,11 @@ what a ledger must refuse.
 - `NaN`, `Infinity`, a number of more than 4,300 digits, text that is not UTF-8 or not JSON
   → 400 `malformed-request`.
 
-A flat object (values text, integers, booleans, nulls) is read by orjson, at a tenth of the
-json module's cost; whether it repeats a key is then told by counting quotes (below).
-Anything else goes through the json module with a hook on every object.
+orjson reads the body (a tenth of the json module's cost); two counts on the text outside its
+strings tell whether that is safe: how deep its brackets nest, and how many members its
+objects have (one `:` each), against the members orjson kept — fewer means a key was given
+twice. Anything orjson refuses or reads otherwise than the json module (a float) goes through
+the json module, with a hook on every object that names the repeated keys.
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ import orjson
 from api.problems import Problem
 
 MAX_DEPTH = 32
-_FLAT = frozenset({str, int, bool, type(None)})
-# A string literal (escapes included), so that brackets inside text do not count as nesting.
+# A string literal (escapes included), so that brackets and colons inside text do not count.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
-_OPENING = frozenset(b"[{")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
 class _Repeated(dict[str, Any]):
@@ -39,15 +40,59 @@ class _Repeated(dict[str, Any]):
 
 def loads(data: bytes) -> Any:
     """The JSON value in `data`; raises Problem (malformed-request or validation-error)."""
-    flat = _flat_object(data)
-    if flat is not None:
-        return flat
-    if _depth_exceeds(data, MAX_DEPTH):
+    outside = _outside_strings(data)
+    if _nested_deeper(outside, MAX_DEPTH):
         raise Problem(
             "validation-error",
             f"Nested more than {MAX_DEPTH} levels deep.",
             {"_schema": [f"Nested more than {MAX_DEPTH} levels deep."]},
         )
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _strict(data)  # the json module's own value, or its own error
+    kind = type(parsed)
+    if kind is float or (kind in (dict, list) and _members(parsed) != outside.count(b":")):
+        return _strict(data)
+    return parsed
+
+
+def _outside_strings(data: bytes) -> bytes:
+    if b'\\"' not in data:  # every quote delimits a string: split, keep what lies between
+        return b"".join(data.split(b'"')[::2])
+    return _STRING.sub(b"", data)
+
+
+def _nested_deeper(outside: bytes, limit: int) -> bool:
+    """Whether brackets nest deeper than `limit`: each pass removes the innermost pairs."""
+    brackets = outside.translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        brackets, removed = _INNERMOST.subn(b"", brackets)
+        if not brackets or not removed:  # done, or not JSON (the parser says so)
+            return False
+    return _INNERMOST.search(brackets) is not None
+
+
+def _members(value: dict[str, Any] | list[Any]) -> int:
+    """The members of every object inside `value`; -1 if it holds a float (orjson may read a
+    number otherwise than the json module)."""
+    count = 0
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is dict:
+            count += len(item)
+            item = item.values()
+        for inner in item:
+            kind = type(inner)
+            if kind is dict or kind is list:
+                pending.append(inner)
+            elif kind is float:
+                return -1
+    return count
+
+
+def _strict(data: bytes) -> Any:
     repeats: list[_Repeated] = []
     try:
         value = json.loads(
@@ -62,45 +107,6 @@ def loads(data: bytes) -> Any:
             "validation-error", "A key is given more than once.", dict(_repeated_keys(value, ""))
         )
     return value
-
-
-def _flat_object(data: bytes) -> dict[str, Any] | None:
-    """The object orjson reads, when it is flat and certainly repeats no key; else None.
-
-    Without backslashes every quote in valid JSON delimits a string, and in a flat object the
-    strings are its keys and its text values: a key given twice leaves fewer keys in the
-    dict than the text has, hence fewer quotes than the text has.
-    """
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    if type(parsed) is not dict or b"\\" in data:
-        return None
-    texts = 0
-    for value in parsed.values():
-        kind = type(value)
-        if kind not in _FLAT:
-            return None
-        texts += kind is str
-    if data.count(b'"') != 2 * (len(parsed) + texts):
-        return None
-    return parsed
-
-
-def _depth_exceeds(data: bytes, limit: int) -> bool:
-    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
-    if len(brackets) <= limit:
-        return False
-    depth = 0
-    for byte in brackets:
-        if byte in _OPENING:
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 def _object(repeats: list[_Repeated], pairs: list[tuple[str, Any]]) -> dict[str, Any]:

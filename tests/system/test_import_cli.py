@@ -193,6 +193,7 @@ REFUSED = [
     (b'{"bad": "\xff"}', "malformed-request", None),
     (b'{"ctl": "\x01"}', "malformed-request", None),
     (b'{"n": ' + b"1" * 5000 + b"}", "malformed-request", None),
+    (b"[" * 100_000, "malformed-request", None),
 ]
 
 
@@ -220,6 +221,7 @@ def test_lines_parse_as_the_json_module_parses_them(line: bytes) -> None:
         "not-utf8",
         "control",
         "huge-number",
+        "deep-unclosed",
     ],
 )
 def test_lines_a_ledger_refuses_are_their_problem(
