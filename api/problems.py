@@ -244,6 +244,7 @@ def install(app: Flask) -> None:
             403: "forbidden",
             404: "not-found",
             405: "method-not-allowed",
+            415: "unsupported-media-type",
         }.get(code, "internal-error")
         detail = (
             "The request body is not valid JSON."

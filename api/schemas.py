@@ -604,8 +604,8 @@ class AccrualRequestSchema(PartnerField):
         positive=True,
         maximum=bounds.MAX_AMOUNT,
         metadata={
-            "description": "The purchase amount: greater than 0, at most the currency's minor "
-            "digits (EUR: 2). The accrual's points must not exceed the program's "
+            "description": "The purchase amount: greater than 0, at most 1000000000 and the "
+            "currency's minor digits (EUR: 2). The accrual's points must not exceed the program's "
             "max_points_per_accrual (else 422 naming amount)."
         },
     )
