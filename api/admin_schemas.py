@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.fields import MAX_DAYS as MAX_PENDING_DAYS
 from api.fields import DecimalString, Points, Timestamp
 from api.schemas import PartnerSchema, WireSchema
+from ledger import bounds
 from ledger.partner import CHANGEABLE_TERMS
 from projections.reads import MAX_LIMIT
 
@@ -49,12 +50,17 @@ class PartnerChangeSchema(WireSchema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Display name, 1 to 200 characters."},
     )
-    earn_rate = DecimalString(metadata={"description": "Points per currency unit spent."})
+    earn_rate = DecimalString(
+        maximum=bounds.MAX_EARN_RATE,
+        metadata={"description": "Points per currency unit spent."},
+    )
     funding_rate = DecimalString(
-        metadata={"description": "What the partner owes per point it issues from now on."}
+        maximum=bounds.MAX_MONEY_PER_POINT,
+        metadata={"description": "What the partner owes per point it issues from now on."},
     )
     reimbursement_rate = DecimalString(
-        metadata={"description": "What the operator pays per point redeemed from now on."}
+        maximum=bounds.MAX_MONEY_PER_POINT,
+        metadata={"description": "What the operator pays per point redeemed from now on."},
     )
     pending_days = Points(
         maximum=MAX_PENDING_DAYS,

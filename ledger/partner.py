@@ -86,6 +86,7 @@ class Partner(LedgerAggregate):
         unknown = set(changes) - CHANGEABLE_TERMS
         assert not unknown, f"terms that may not change: {sorted(unknown)}"
         terms = replace(self.terms, **changes)
+        terms.check_bounds()
         if terms != self.terms:
             self._change_terms(
                 timestamp=timestamp,

@@ -203,6 +203,13 @@ SINGLE: list[tuple[str, str, str, Any, tuple[int, str, list[str]]]] = [
         problem(422, "validation-error", "earn_rate"),
     ),
     (
+        "huge-earn-rate-change",
+        "PATCH",
+        "/v1/partners/shop",
+        {"earn_rate": "1000000000"},
+        problem(422, "validation-error", "earn_rate"),
+    ),
+    (
         "program-tiers-of-text",
         "PUT",
         "/v1/program",

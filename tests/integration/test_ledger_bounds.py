@@ -33,6 +33,10 @@ def test_out_of_bounds_commands_store_nothing(ledger: Ledger) -> None:
             ),
             "earn_rate",
         ),
+        (
+            lambda: ledger.change_partner_terms("shop", {"funding_rate": Decimal(101)}),
+            "funding_rate",
+        ),
         (lambda: ledger.accrue(accrual("a2", "999999999999999.00", T0)), "amount"),
         (
             lambda: ledger.accrue(replace(accrual("a3", "1.00", T0), bonus_points=10**6)),
