@@ -17,6 +17,8 @@ from projections.runner import ProjectionRunner, replay_into
 from projections.store import Target, scratch_target
 
 PAGE = 5000
+# How often verify compares a projection group again when a runner moved it meanwhile.
+COMPARE_ATTEMPTS = 5
 
 
 @dataclass
@@ -123,12 +125,31 @@ def _replay(
     return None
 
 
+def _compare(
+    target: Target, scratch: Target, names: Sequence[str], failed: tuple[int, str] | None, at: int
+) -> list[dict[str, Any]]:
+    """Each of these projections, standing at `at`, against the replay standing there too."""
+    results = []
+    for projection in (p for p in ALL if p.name in names):
+        detail = None
+        if failed is not None and failed[0] <= at:
+            detail = f"the event at position {failed[0]} cannot be applied: {failed[1]}"
+        for table in () if detail else projection.tables:
+            difference = _first_difference(
+                list(target.iter_rows(table)), list(scratch.iter_rows(table)), table.key
+            )
+            if difference:
+                detail = f"{table.name}: {difference}"
+                break
+        results.append({"name": projection.name, "ok": detail is None, "detail": detail})
+    return results
+
+
 def verify(ledger: Ledger, target: Target, digest: tuple[int, str] | None = None) -> dict[str, Any]:
     """The hash chain over the whole log, every projection against a replay of the events up
     to the position it has applied, and the replay on to the head (every event must apply)."""
     stored = ProjectionRunner(ledger, target)
     positions = stored.group_positions()
-    position = min(positions.values(), default=0)
     chain = verify_chain(ledger, target, digest)
     scratch = scratch_target()
     try:
@@ -136,19 +157,18 @@ def verify(ledger: Ledger, target: Target, digest: tuple[int, str] | None = None
         failed: tuple[int, str] | None = None
         results: list[dict[str, Any]] = []
         for group, at in sorted(positions.items(), key=lambda item: item[1]):
-            failed = failed or _replay(replay, at, [group])
-            for projection in (p for p in ALL if p.name in stored.groups[group]):
-                detail = None
-                if failed is not None and failed[0] <= at:
-                    detail = f"the event at position {failed[0]} cannot be applied: {failed[1]}"
-                for table in () if detail else projection.tables:
-                    difference = _first_difference(
-                        list(target.iter_rows(table)), list(scratch.iter_rows(table)), table.key
-                    )
-                    if difference:
-                        detail = f"{table.name}: {difference}"
-                        break
-                results.append({"name": projection.name, "ok": detail is None, "detail": detail})
+            for _ in range(COMPARE_ATTEMPTS):
+                failed = failed or _replay(replay, at, [group])
+                compared = _compare(target, scratch, stored.groups[group], failed, at)
+                # A live runner may have applied a batch while the tables were read, one
+                # after the other: their rows were then of two positions. Compare again at
+                # the new one (the replay goes on from where it stands).
+                moved = stored.group_positions()[group]
+                if moved == at:
+                    break
+                at = moved
+            positions[group] = at
+            results += compared
         failed = failed or _replay(replay, replay.head(), None)
     finally:
         scratch.close()
@@ -158,7 +178,7 @@ def verify(ledger: Ledger, target: Target, digest: tuple[int, str] | None = None
     return {
         "ok": not broken and chain.digest_ok is not False and all(r["ok"] for r in results),
         "checked_events": chain.checked_events,
-        "position": position,
+        "position": min(positions.values(), default=0),
         "chain_ok": chain.first_broken is None,
         "first_broken_position": min(broken, default=None),
         "digest_ok": chain.digest_ok,

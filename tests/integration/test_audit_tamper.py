@@ -13,6 +13,8 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,10 @@ from flask.testing import FlaskClient
 from api.app import create_app
 from api.migrate import migrate
 from ledger.clock import ManualClock
+from ledger.commands import Adjust
 from ledger.config import Settings, database_backend, sqlite_path
+from projections.audit import verify
+from projections.definitions import ALL
 from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
@@ -60,11 +65,11 @@ class EventsTable:
             with psycopg.connect(self.url, autocommit=True) as conn:
                 cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
                 return cursor.fetchall() if cursor.description else []
-        conn = sqlite3.connect(sqlite_path(self.url), isolation_level=None)
+        file = sqlite3.connect(sqlite_path(self.url), isolation_level=None)
         try:
-            return conn.execute(sql, params).fetchall()
+            return file.execute(sql, params).fetchall()
         finally:
-            conn.close()
+            file.close()
 
     @property
     def _table(self) -> tuple[str, str]:
@@ -360,3 +365,41 @@ def test_an_upgraded_database_rebuilds_its_chain_and_verifies(
     status, body = api_verify(database_url)
     assert (status, body["ok"], body["chain_ok"], body["checked_events"]) == (200, True, True, head)
     assert api_digest(database_url)["position"] == head
+
+
+def test_verify_of_a_ledger_in_use_is_ok(recorded: str, clock: ManualClock) -> None:
+    """Writes and a projection runner go on while verify reads the projection tables (one
+    after the other): what it compares must stand at one position."""
+    settings = Settings(database_url=recorded)
+    stop = threading.Event()
+    written: list[int] = []
+    # Opened here, one after the other: two ledgers opening at once race on their DDL.
+    writing, writing_to = open_ledger(settings=settings, clock=clock), open_target(settings)
+    ledger, target = open_ledger(settings=settings, clock=clock), open_target(settings)
+
+    def keep_writing() -> None:
+        runner = ProjectionRunner(writing, writing_to)
+        while not stop.is_set():
+            n = len(written)
+            writing.adjust(
+                Adjust(adjustment_id=f"live-{n}", member_id="m1", points=1, reason="live")
+            )
+            runner.catch_up()
+            written.append(n)
+            time.sleep(0.01)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    reports: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(reports) < 3 or (len(written) < 10 and time.monotonic() < deadline):
+            reports.append(verify(ledger, target))
+    finally:
+        stop.set()
+        writer.join(60)
+        for opened in (writing_to, writing, target, ledger):
+            opened.close()
+    assert len(written) >= 10, "the writer kept writing while verify ran"
+    expected = (True, [{"name": p.name, "ok": True, "detail": None} for p in ALL])
+    assert [(r["ok"], r["projections"]) for r in reports] == [expected] * len(reports)
