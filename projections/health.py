@@ -140,10 +140,9 @@ class Failures:
         }
         if database:
             log.warning(
-                "projection group %s: database error at position %s (%s); "
-                "reconnecting and retrying in %.0f s",
+                "projection group %s: database error%s (%s); reconnecting and retrying in %.0f s",
                 group,
-                position,
+                "" if position is None else f" at position {position}",
                 fields["error"],
                 wait,
                 extra={"fields": fields},
