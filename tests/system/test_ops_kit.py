@@ -136,6 +136,9 @@ def test_the_kit_names_exactly_the_metrics_a_real_serve_exposes(tmp_path: Path) 
         traffic(service)
         poisoned_finance_projection(service, database)
         exposed = exposed_samples(service)
+        with sqlite3.connect(database) as conn:
+            # Cured, so the periodic sweep (which waits for the projections) lets serve stop.
+            conn.execute("DROP TRIGGER poison")
     finally:
         assert service.stop() == 0
     exposed_families = {
