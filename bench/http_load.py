@@ -100,7 +100,7 @@ def seed(base: str, members: int) -> str:
     return str(key)
 
 
-def _wrk_command(base: str, script: str, seconds: int, connections: int) -> list[str]:
+def wrk_command(base: str, script: str, seconds: int, connections: int) -> list[str]:
     return [
         "wrk",
         "-t",
@@ -116,7 +116,7 @@ def _wrk_command(base: str, script: str, seconds: int, connections: int) -> list
     ]
 
 
-def _wrk_env(token: str, members: int, run: str, delay_ms: int) -> dict[str, str]:
+def wrk_env(token: str, members: int, run: str, delay_ms: int) -> dict[str, str]:
     return {
         **os.environ,
         "BENCH_TOKEN": token,
@@ -138,17 +138,18 @@ def wrk(
     delay_ms: int = 0,
 ) -> dict[str, float]:
     out = subprocess.run(
-        _wrk_command(base, script, seconds, connections),
-        env=_wrk_env(token, members, run, delay_ms),
+        wrk_command(base, script, seconds, connections),
+        env=wrk_env(token, members, run, delay_ms),
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    return _parse_wrk(out)
+    return parse_wrk(out)
 
 
-def _parse_wrk(out: str) -> dict[str, float]:
+def parse_wrk(out: str) -> dict[str, float]:
     figures = {"rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))}  # type: ignore[union-attr]
+    figures["requests"] = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     for label, key in (("50%", "p50"), ("99%", "p99")):
         match = re.search(rf"{re.escape(label)}\s+([0-9.]+)(us|ms|s)", out)
         assert match, out
@@ -197,8 +198,8 @@ def _reads_while_writing(
     also holds the time a request waits, outside the handler, for a core or a thread."""
     handled = _handler_buckets(base, BALANCE_ROUTE)
     writes = subprocess.Popen(
-        _wrk_command(base, "accruals.lua", seconds + 2, 8),
-        env=_wrk_env(token, members, f"w{write_delay_ms}", write_delay_ms),
+        wrk_command(base, "accruals.lua", seconds + 2, 8),
+        env=wrk_env(token, members, f"w{write_delay_ms}", write_delay_ms),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -208,7 +209,7 @@ def _reads_while_writing(
     )
     out, _ = writes.communicate()
     reads["handler_p99_ms"] = _handler_p99_ms(handled, _handler_buckets(base, BALANCE_ROUTE))
-    return reads, _parse_wrk(out)
+    return reads, parse_wrk(out)
 
 
 def worker_rss_mb(server: subprocess.Popen[bytes]) -> float:

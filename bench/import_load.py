@@ -18,7 +18,7 @@ from bench.cpu import measured, tree_cpu_seconds
 from bench.http_load import CLI, running_server, seed
 
 
-def _accruals(run: str, count: int, members: int) -> list[dict[str, str]]:
+def accrual_operations(run: str, count: int, members: int) -> list[dict[str, str]]:
     now = datetime.now(UTC).isoformat()
     return [
         {
@@ -55,7 +55,7 @@ def measure(
     with fresh_database() as url, running_server(url, workers=2) as (base, server):
         token = seed(base, members)
         headers = {"Authorization": f"Bearer {token}"}
-        bodies = [_accruals(f"b{n}-", per_batch, members) for n in range(batches)]
+        bodies = [accrual_operations(f"b{n}-", per_batch, members) for n in range(batches)]
         count = batches * per_batch
         wait_until_idle(server.pid)
         with measured(url, pid=server.pid) as cpu:
@@ -80,7 +80,7 @@ def measure(
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "accruals.ndjson"
             with path.open("w") as handle:
-                for operation in _accruals("f", file_lines, members):
+                for operation in accrual_operations("f", file_lines, members):
                     handle.write(json.dumps(operation) + "\n")
             env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_LOG_LEVEL": "WARNING"}
             wait_until_idle(server.pid)
