@@ -1,4 +1,5 @@
-"""Python's cyclic garbage collector held off while a chunk of commands runs.
+"""Python's cyclic garbage collector held off while a chunk of commands (or a projection
+catch-up, `projections.runner`) runs.
 
 A chunk allocates hundreds of thousands of short-lived containers (events, dicts, results),
 which triggers the collector hundreds of times, and its occasional full collections walk the

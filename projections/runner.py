@@ -8,16 +8,15 @@ overlap; the PostgreSQL advisory lock (a lock file on SQLite) just keeps the sec
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
 from ledger.application import Ledger
+from ledger.collector import collector_paused
 from projections.decoding import StateDecoder
 from projections.definitions import ALL, GROUPS
 from projections.eventlog import EventLog, LoggedEvent
@@ -314,7 +313,13 @@ class ProjectionRunner:
         recorded_until: datetime | None,
     ) -> int | None:
         """`catch_up` of one lane from `old`; None if another runner got in the way."""
-        with _Pipeline(self.target.concurrent) as pipeline, _cyclic_gc_paused():
+        # A catch-up allocates millions of small acyclic objects (freed by reference counting),
+        # and the rows a batch leaves to the next one stay alive across a collection; the cycle
+        # collector would walk them again and again for nothing (a fifth of the time without a
+        # pause; 2.5 µs per event when it paused for single batches only). It runs again when
+        # the round ends: a worker's round lasts at most `projections.worker.ROUND_SECONDS`, and
+        # a catch-up of 200,000 events leaves a few dozen cyclic objects to collect then.
+        with _Pipeline(self.target.concurrent) as pipeline, collector_paused():
             carried: Carried = {}
             writing: Future[bool] | None = None
             page = pipeline.read(self.log.read, old + 1, batch_size, until)
@@ -420,23 +425,6 @@ class ProjectionRunner:
                 )
             )
         return facts
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A catch-up allocates millions of small acyclic objects (freed by reference counting),
-    and the rows a batch leaves to the next one stay alive across a collection; the cycle
-    collector would walk them again and again for nothing (a fifth of the time without a
-    pause; 2.5 µs per event when it paused for single batches only). It runs again when
-    the round ends: a worker's round lasts at most `projections.worker.ROUND_SECONDS`, and
-    a catch-up of 200,000 events leaves a few dozen cyclic objects to collect then."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Pipeline:
