@@ -353,22 +353,6 @@ class ProjectionRunner:
         self.target.reset(self.names)
         return self.catch_up()
 
-    def _apply_batch(
-        self, logged: Sequence[LoggedEvent], old: int, recorded_until: datetime | None
-    ) -> bool:
-        """One batch of every group applied and written on its own (no pipelining); False if
-        it lost."""
-        lane = self.lane(self.groups)
-        rows = self._batch_rows(lane, logged, recorded_until, {})
-        return self.target.commit_batch(
-            rows.upserts(),
-            rows.insert_values(),
-            lane.names,
-            old,
-            logged[-1].position,
-            rows.merges(),
-        )
-
     def _batch_rows(
         self,
         lane: Lane,
