@@ -22,7 +22,8 @@ SaveFunction = Callable[..., list[Recording[UUID]]]
 Events = Sequence[Any]
 
 
-def _positions(recordings: list[Recording[UUID]]) -> Positions:
+def log_positions(recordings: list[Recording[UUID]]) -> Positions:
+    """The log position of each saved event, by (aggregate id, version)."""
     return {
         (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
         for r in recordings
@@ -51,6 +52,6 @@ class GroupCommitter(Grouper[Events]):
             for waiting in group:
                 self._process([waiting])
             return
-        positions = _positions(recordings)
+        positions = log_positions(recordings)
         for waiting in group:
             waiting.finish(positions)

@@ -19,10 +19,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Recording, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
 from ledger.aggregate_cache import AggregateCache
-from ledger.group_commit import GroupCommitter
+from ledger.group_commit import GroupCommitter, log_positions
 from ledger.transaction_key import TransactionKey
 
 A = TypeVar("A", bound=Aggregate)
@@ -213,13 +213,7 @@ class UnitOfWork:
             if committer is not None:
                 positions = committer.submit(self.events)
             else:
-                recordings: list[Recording[UUID]] = self._app.save(*self.events)
-                positions = {
-                    (r.domain_event.originator_id, r.domain_event.originator_version): (
-                        r.notification.id
-                    )
-                    for r in recordings
-                }
+                positions = log_positions(self._app.save(*self.events))
         except BaseException:
             self.close(failed=True)
             raise
