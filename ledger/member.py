@@ -57,16 +57,6 @@ class Lot:
     expires_at: datetime
     pending: bool
 
-    def as_event(self) -> dict[str, Any]:
-        return {
-            "lot_id": self.lot_id,
-            "source": self.source,
-            "points": self.points,
-            "earned_at": self.earned_at,
-            "available_at": self.available_at,
-            "expires_at": self.expires_at,
-        }
-
 
 @dataclass
 class AccrualRecord:
@@ -189,10 +179,6 @@ class Member(LedgerAggregate):
 
     def qualifying_spend(self, at: datetime) -> Decimal:
         return self.spend.total(after=at - QUALIFYING_WINDOW, up_to=at)
-
-    def spendable_lots(self, exclude: str | None = None) -> list[Lot]:
-        """Available lots with points left, in the order they are consumed."""
-        return list(self._spendable(exclude))
 
     def _spendable(self, exclude: str | None = None) -> Iterator[Lot]:
         for *_, lot_id in self.lots_with_points:
