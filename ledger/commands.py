@@ -93,6 +93,3 @@ class Adjust(Command):
     points: int
     reason: str
     allow_debt: bool = False
-
-
-PartnerCommand = Accrue | Redeem | ReverseAccrual | ReverseRedemption
