@@ -55,7 +55,3 @@ class InvalidCommand(LedgerError):
     def __init__(self, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.field = field
-
-
-class Forbidden(LedgerError):
-    slug = "forbidden"
