@@ -4,6 +4,7 @@ against one batch client alone in the same run.
 
     .venv/bin/python -m bench.contention [--per-batch 2000] [--members 500] [--connections 16]
                                          [--rounds 1] [--alone-rounds 3] [--deadline 30]
+                                         [--delay-ms 0] [--workers 2]
 
 Targets: the accruals/s of everyone together at least 0.9 x one batch client alone, and no
 batch slower than 2 x a batch alone.
@@ -111,6 +112,7 @@ def together(
     connections: int,
     clients: list[BatchClient],
     deadline: float,
+    delay_ms: int,
 ) -> Together:
     """All `clients` at once beside wrk posting single accruals on `connections` connections.
 
@@ -118,7 +120,7 @@ def together(
     batches still running then finish without them (wrk prints its figures when interrupted)."""
     singles = subprocess.Popen(
         wrk_command(base, "accruals.lua", WRK_LIMIT_SECONDS, connections),
-        env=wrk_env(token, members, "single", 0),
+        env=wrk_env(token, members, "single", delay_ms),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -162,6 +164,7 @@ def measure(
     alone_rounds: int = 3,
     workers: int = 2,
     deadline: float = 30.0,
+    delay_ms: int = 0,
 ) -> list[tuple[Figure, str]]:
     """The figures, each beside the batch client alone of the same run."""
     with fresh_database() as url, running_server(url, workers) as (base, server):
@@ -172,7 +175,9 @@ def measure(
         with measured(url, pid=server.pid) as alone_cpu:
             alone.run()
         wait_until_idle(server.pid)
-        run = together(url, server.pid, base, token, members, connections, clients, deadline)
+        run = together(
+            url, server.pid, base, token, members, connections, clients, deadline, delay_ms
+        )
     alone_batch = statistics.median(alone.seconds)
     alone_rate = per_batch / alone_batch
     total = run.accrued / run.window
@@ -238,6 +243,9 @@ def _arguments() -> dict[str, Any]:
         type=float,
         default=30.0,
         help="seconds after which the singles stop if the batches are still running",
+    )
+    parser.add_argument(
+        "--delay-ms", type=int, default=0, help="pause of each single connection between requests"
     )
     return vars(parser.parse_args())
 

@@ -1,7 +1,6 @@
 """One command, every figure from one run, each beside the reference measured in the same run.
 
     .venv/bin/python -m bench.run [--seconds 10] [--catchup-events 1000000]
-                                  [--history 10000] [--contention-deadline 30]
 
 Needs the local PostgreSQL (LEDGER_BENCH_PG_ADMIN_URL), pgbench and wrk.
 """
@@ -36,12 +35,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--catchup-events", type=int, default=1_000_000)
     parser.add_argument("--history", type=int, default=10_000)
-    parser.add_argument(
-        "--contention-deadline",
-        type=float,
-        default=30.0,
-        help="seconds the concurrent writers run at most (bench.contention --deadline)",
-    )
     args = parser.parse_args()
 
     print(f"machine: {_machine()}", flush=True)
@@ -60,7 +53,7 @@ def main() -> None:
         figures.append(
             (figure, f"{figure.value / single_ref:.2f} x raw single commits (target >= 1.5)")
         )
-    figures.extend(contention.measure(deadline=args.contention_deadline))
+    figures.extend(contention.measure())
     catchup, catchup_rss = projections_catchup.measure(args.catchup_events)
     figures.append((catchup, "target >= 20,000 events/s"))
     figures.append((catchup_rss, "target < 300 MB"))
