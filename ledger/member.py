@@ -395,7 +395,7 @@ class Member(LedgerAggregate):
         # which was a tenth of an accrual's CPU in a batch (and see ledger/events.py).
         trigger(
             self,
-            _POINTS_ACCRUED,
+            PointsAccrued,
             timestamp=now,
             accrual_id=accrual_id,
             partner_id=partner.partner_id,
@@ -825,4 +825,12 @@ class Member(LedgerAggregate):
         self.status = "closed"
 
 
-_POINTS_ACCRUED: type[LedgerAggregate.Event] = Member.PointsAccrued  # type: ignore[attr-defined]
+# The event classes `@event` made, under names the type checker knows, for the code that
+# looks for one of them among the events a command or a sweep triggered.
+PointsAccrued: type[LedgerAggregate.Event] = Member.PointsAccrued  # type: ignore[attr-defined]
+PointsRedeemed: type[LedgerAggregate.Event] = Member.PointsRedeemed  # type: ignore[attr-defined]
+AccrualReversed: type[LedgerAggregate.Event] = Member.AccrualReversed  # type: ignore[attr-defined]
+RedemptionReversed: type[LedgerAggregate.Event] = Member.RedemptionReversed  # type: ignore[attr-defined]
+PointsActivated: type[LedgerAggregate.Event] = Member.PointsActivated  # type: ignore[attr-defined]
+PointsExpired: type[LedgerAggregate.Event] = Member.PointsExpired  # type: ignore[attr-defined]
+TierChanged: type[LedgerAggregate.Event] = Member.TierChanged  # type: ignore[attr-defined]

@@ -7,7 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from ledger.commands import Accrue, Command, Redeem, ReverseAccrual, ReverseRedemption
-from ledger.member import Member
+from ledger.member import (
+    AccrualReversed,
+    Member,
+    PointsAccrued,
+    PointsRedeemed,
+    RedemptionReversed,
+)
 from ledger.money import round_money
 from ledger.partner import Partner
 from ledger.program import ProgramRules
@@ -35,7 +41,7 @@ def apply_partner_command(
             command.pending_days,
             command.bonus_points,
         )
-        accrual = _last_event(member, "PointsAccrued")
+        accrual = _last_event(member, PointsAccrued)
         return {
             "accrual_id": operation_id,
             "transaction_id": command.transaction_id,
@@ -62,7 +68,7 @@ def apply_partner_command(
             command.occurred_at,
             command.description,
         )
-        redemption = _last_event(member, "PointsRedeemed")
+        redemption = _last_event(member, PointsRedeemed)
         return {
             "redemption_id": operation_id,
             "transaction_id": command.transaction_id,
@@ -84,7 +90,7 @@ def apply_partner_command(
             command.occurred_at,
             command.reason,
         )
-        reversal = _last_event(member, "AccrualReversed")
+        reversal = _last_event(member, AccrualReversed)
         return {
             "reversal_id": operation_id,
             "transaction_id": command.transaction_id,
@@ -106,7 +112,7 @@ def apply_partner_command(
         command.occurred_at,
         command.reason,
     )
-    restored = _last_event(member, "RedemptionReversed")
+    restored = _last_event(member, RedemptionReversed)
     return {
         "reversal_id": operation_id,
         "transaction_id": command.transaction_id,
@@ -117,8 +123,8 @@ def apply_partner_command(
     }
 
 
-def _last_event(member: Member, name: str) -> Any:
+def _last_event(member: Member, event_class: type[Any]) -> Any:
     for pending in reversed(member.pending_events):
-        if type(pending).__name__ == name:
+        if type(pending) is event_class:
             return pending
-    raise AssertionError(f"{name} was not triggered")
+    raise AssertionError(f"{event_class.__name__} was not triggered")
