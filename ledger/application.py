@@ -42,7 +42,7 @@ from ledger.errors import (
 )
 from ledger.events import create
 from ledger.group_commit import GroupCommitter
-from ledger.member import Member
+from ledger.member import Member, PointsActivated, PointsExpired, TierChanged
 from ledger.partner import Partner, PartnerTerms
 from ledger.partner_operations import apply_partner_command
 from ledger.program import Program, ProgramRules
@@ -727,12 +727,12 @@ class Ledger(Application[UUID]):
                 continue
             report.members_touched += 1
             for domain_event in mark.events:
-                kind = type(domain_event).__name__
-                if kind == "PointsActivated":
+                kind = type(domain_event)
+                if kind is PointsActivated:
                     report.activated_points += sum(p["points"] for p in domain_event.lots)
-                elif kind == "PointsExpired":
+                elif kind is PointsExpired:
                     report.expired_points += sum(p["points"] for p in domain_event.lots)
-                elif kind == "TierChanged":
+                elif kind is TierChanged:
                     report.tier_changes += 1
             if mark.anchor is not None:
                 position = positions.get(mark.anchor)
