@@ -100,10 +100,6 @@ class Fact(NamedTuple):
     # for projections with `needs_text`; None otherwise.
     text: str | None = None
 
-    @property
-    def recorded_at(self) -> datetime:
-        return self.data["timestamp"]  # type: ignore[no-any-return]
-
 
 NOTHING: Mapping[str, Any] = MappingProxyType({})
 
