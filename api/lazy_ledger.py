@@ -28,10 +28,6 @@ class LazyLedger:
         self._ledger: Ledger | None = None
         self._lock = threading.Lock()
 
-    @property
-    def is_open(self) -> bool:
-        return self._ledger is not None
-
     def get(self) -> Ledger:
         ledger = self._ledger
         if ledger is not None:
