@@ -463,14 +463,21 @@ def ensure_applied(ledger: Ledger, target: Target, position: int, timeout: float
             if time.monotonic() >= deadline:
                 return False
             behind = [g for g, at in runner.group_positions().items() if at < position]
-            mine = [g for g in behind if target.try_lock(g)]
-            try:
-                if mine:
-                    until = max(position, runner.head())
-                    runner.catch_up(until=until, deadline=deadline, groups=mine)
-            finally:
-                for group in mine:
-                    target.unlock(group)
+            mine: list[str] = []
+            # Another thread of this process catching up on the same target holds its
+            # session, and the locks it took look held by us too: wait for it instead.
+            if behind and target.runner_side.acquire(blocking=False):
+                try:
+                    mine = [g for g in behind if target.try_lock(g)]
+                    try:
+                        if mine:
+                            until = max(position, runner.head())
+                            runner.catch_up(until=until, deadline=deadline, groups=mine)
+                    finally:
+                        for group in mine:
+                            target.unlock(group)
+                finally:
+                    target.runner_side.release()
         except CONNECTION_ERRORS:
             # The target dropped the broken connection; the next attempt opens a fresh one.
             if time.monotonic() >= deadline:

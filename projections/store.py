@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import sqlite3
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -93,6 +94,11 @@ class Target(ABC):
     # Whether `load` may run while another thread is in `commit_batch` (then the runner
     # writes one batch while it works out the next).
     concurrent: bool = False
+
+    def __init__(self) -> None:
+        # The runner side (its connection, its transaction, the locks it holds) is one
+        # session: threads sharing this target (an HTTP worker's) take turns using it.
+        self.runner_side = threading.Lock()
 
     # --------------------------------------------------------------- runner side
 
@@ -231,6 +237,7 @@ class SQLiteTarget(Target):
     backend = "sqlite"
 
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.path = path
         self.memory = path == ":memory:"
         self._conn = self._connect()
@@ -416,6 +423,7 @@ class PostgresTarget(Target):
     def __init__(
         self, url: str, pool_size: int = 4, connect_timeout: int = 5, read_wait: float = 30.0
     ) -> None:
+        super().__init__()
         self.url = url
         self._connect_timeout = connect_timeout
         self._read_wait = read_wait

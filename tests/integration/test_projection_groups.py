@@ -5,6 +5,8 @@ copes with groups standing at different positions."""
 from __future__ import annotations
 
 import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -12,10 +14,12 @@ import pytest
 from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.config import Settings
+from projections import reads
 from projections.definitions import ALL, GROUPS
 from projections.runner import ProjectionRunner, ensure_applied
 from projections.store import Target, open_target, scratch_target
 from projections.worker import ProjectionWorker
+from tests.integration.ledger_helpers import accrual, open_shop, stored_events
 from tests.integration.test_projections import build_coalition
 
 GROUP_NAMES = [name for name, _ in GROUPS]
@@ -166,3 +170,30 @@ def test_a_failing_helper_is_restarted_with_growing_pauses(
     now[0] = spawned[-1] + 30.0  # it ran long enough to count as healthy again
     worker._keep_helpers()
     assert worker._failures["finance"] == 1
+
+
+def test_concurrent_waits_on_one_shared_target_each_catch_up_once(
+    ledger: Ledger, clock: ManualClock, target: Target
+) -> None:
+    """An HTTP worker's threads share one target: with no runner active, many `min_position`
+    reads at once each call `ensure_applied` on it (a 500 "cannot start a transaction
+    within a transaction" on SQLite, when they all wrote through its one connection)."""
+    open_shop(ledger, "m1")
+    readers = 16
+    for round_ in range(1, 6):
+        ledger.accrue(accrual(f"t{round_}", "10.00", clock.now()))
+        position = stored_events(ledger)
+        start = threading.Barrier(readers)
+
+        def read(_: int, position: int = position, start: threading.Barrier = start) -> Any:
+            start.wait()
+            applied = ensure_applied(ledger, target, position, timeout=30)
+            found = reads.balance(target, "m1")
+            return applied, found and found["available"]
+
+        with ThreadPoolExecutor(readers) as pool:
+            answers = list(pool.map(read, range(readers)))
+        assert answers == [(True, 10 * round_)] * readers
+    runner = ProjectionRunner(ledger, target)
+    assert runner.group_positions() == dict.fromkeys(GROUP_NAMES, stored_events(ledger))
+    assert _snapshot(runner) == _replayed(ledger)
