@@ -118,12 +118,14 @@ def together(
 
     The singles stop when the batches are done or at the deadline, whichever comes first;
     batches still running then finish without them (wrk prints its figures when interrupted)."""
-    singles = subprocess.Popen(
-        wrk_command(base, "accruals.lua", WRK_LIMIT_SECONDS, connections),
-        env=wrk_env(token, members, "single", delay_ms),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    singles = None
+    if connections:
+        singles = subprocess.Popen(
+            wrk_command(base, "accruals.lua", WRK_LIMIT_SECONDS, connections),
+            env=wrk_env(token, members, "single", delay_ms),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
     with ThreadPoolExecutor(len(clients)) as pool:
         try:
             time.sleep(0.5)  # wrk's connections are open and posting when the batches start
@@ -135,11 +137,19 @@ def together(
                 window = time.perf_counter() - started
             accrued = accruals_recorded(url) - before
         finally:
-            singles.send_signal(signal.SIGINT)
-            out, _ = singles.communicate(timeout=60)
+            figures = _stopped(singles)
         for run in runs:
             run.result()
-    return Together(window, accrued, parse_wrk(out), not running, cpu)
+    return Together(window, accrued, figures, not running, cpu)
+
+
+def _stopped(singles: subprocess.Popen[str] | None) -> dict[str, float]:
+    """wrk's figures once interrupted (it prints them then); zeros when there was none."""
+    if singles is None:
+        return dict.fromkeys(("rps", "requests", "p50", "p99", "non2xx", "socket_errors"), 0.0)
+    singles.send_signal(signal.SIGINT)
+    out, _ = singles.communicate(timeout=60)
+    return parse_wrk(out)
 
 
 def _successful_rate(figures: dict[str, float]) -> float:
@@ -234,7 +244,9 @@ def _arguments() -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--per-batch", type=int, default=2000)
     parser.add_argument("--members", type=int, default=500)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--connections", type=int, default=16, help="single-accrual connections (0: none)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="batches per concurrent client")
     parser.add_argument("--alone-rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
