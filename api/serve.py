@@ -66,7 +66,7 @@ class PeriodicSweep:
     def _run(self) -> None:
         while not self._stopped.wait(self.interval):
             try:
-                report = run_sweep(self.ledger)
+                report = run_sweep(self.ledger, stop=self._stopped)
             except Exception:  # the next round tries again; the service keeps answering
                 log.exception("periodic sweep failed")
                 continue

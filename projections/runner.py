@@ -8,6 +8,7 @@ overlap; the PostgreSQL advisory lock (a lock file on SQLite) just keeps the sec
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -448,8 +449,15 @@ def replay_into(
     return runner
 
 
-def ensure_applied(ledger: Ledger, target: Target, position: int, timeout: float) -> bool:
-    """Make sure the projections have applied `position`, within `timeout` seconds.
+def ensure_applied(
+    ledger: Ledger,
+    target: Target,
+    position: int,
+    timeout: float,
+    stop: threading.Event | None = None,
+) -> bool:
+    """Make sure the projections have applied `position`, within `timeout` seconds (or
+    until `stop` is set: a process shutting down must not wait out a failing projection).
 
     A group no runner is active for (nobody holds its lock) the caller catches up itself;
     for the others it waits for their active runner. Either way the result is exactly-once
@@ -460,7 +468,7 @@ def ensure_applied(ledger: Ledger, target: Target, position: int, timeout: float
         try:
             if runner.position() >= position:
                 return True
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                 return False
             behind = [g for g, at in runner.group_positions().items() if at < position]
             mine: list[str] = []

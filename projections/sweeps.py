@@ -6,6 +6,7 @@ sweep covers every write acknowledged before it started (ARCHITECTURE §6).
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from ledger.application import Ledger, SweepReport
@@ -35,18 +36,25 @@ def due_member_ids(target: Target, as_of: datetime, lowest_tier: str) -> list[st
 
 
 def run_sweep(
-    ledger: Ledger, as_of: datetime | None = None, target: Target | None = None
+    ledger: Ledger,
+    as_of: datetime | None = None,
+    target: Target | None = None,
+    stop: threading.Event | None = None,
 ) -> SweepReport:
-    """Emit every activation, expiry and downgrade due at `as_of` (default now)."""
+    """Emit every activation, expiry and downgrade due at `as_of` (default now).
+
+    Once `stop` is set (the process is shutting down) a sweep still waiting for the
+    projections gives up and emits nothing: the next process's sweep covers it."""
     as_of = as_of or ledger.clock.now()
     own = target is None
     target = target or open_target(ledger.settings)
     try:
         if own:
             target.ensure_schema()
-        if not ensure_applied(
-            ledger, target, ProjectionRunner(ledger, target).head(), CATCH_UP_WAIT_SECONDS
-        ):
+        head = ProjectionRunner(ledger, target).head()
+        if not ensure_applied(ledger, target, head, CATCH_UP_WAIT_SECONDS, stop):
+            if stop is not None and stop.is_set():
+                return SweepReport(as_of=as_of)
             # The index could not be trusted in time: every member is looked at instead.
             return ledger.sweep(as_of)
         lowest = ledger.program().ladder.lowest.code

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from projections import reads
 from projections.definitions import ALL, GROUPS
 from projections.runner import ProjectionRunner, ensure_applied
 from projections.store import Target, open_target, scratch_target
+from projections.sweeps import run_sweep
 from projections.worker import ProjectionWorker
 from tests.integration.ledger_helpers import accrual, open_shop, stored_events
 from tests.integration.test_projections import build_coalition
@@ -197,3 +199,27 @@ def test_concurrent_waits_on_one_shared_target_each_catch_up_once(
     runner = ProjectionRunner(ledger, target)
     assert runner.group_positions() == dict.fromkeys(GROUP_NAMES, stored_events(ledger))
     assert _snapshot(runner) == _replayed(ledger)
+
+
+def test_a_stopped_sweep_gives_up_waiting_for_a_held_projection_and_emits_nothing(
+    ledger: Ledger, clock: ManualClock, target: Target
+) -> None:
+    # A process shutting down must not wait out a projection another runner cannot apply,
+    # nor fall back to sweeping every member on its way out.
+    open_shop(ledger, "m1")
+    ledger.accrue(accrual("t1", "10.00", clock.now(), pending_days=1))
+    clock.advance(timedelta(days=2))
+    head = ProjectionRunner(ledger, target).head()
+    other = open_target(ledger.settings)  # another process's runner, stuck on finance
+    try:
+        assert other.try_lock("finance")
+        stop = threading.Event()
+        stop.set()
+        report = run_sweep(ledger, target=target, stop=stop)
+        assert (report.members_touched, report.activated_points) == (0, 0)
+        assert ProjectionRunner(ledger, target).head() == head
+        other.unlock("finance")
+        report = run_sweep(ledger, target=target)
+        assert (report.members_touched, report.activated_points) == (1, 10)
+    finally:
+        other.close()
