@@ -43,8 +43,10 @@ class Listed(fields.List):
 
 
 class Facts(fields.Dict):
-    def __init__(self, description: str) -> None:
-        super().__init__(keys=Text(), required=True, metadata={"description": description})
+    def __init__(self, description: str, allow_none: bool = False) -> None:
+        super().__init__(
+            keys=Text(), required=True, allow_none=allow_none, metadata={"description": description}
+        )
 
 
 NextCursor = Text(
@@ -382,8 +384,19 @@ class EventSchema(Schema):
         required=True, metadata={"description": "The event's number within its stream, from 1."}
     )
     type = Text(required=True, metadata={"description": "The event type, e.g. PointsAccrued."})
-    recorded_at = Time(metadata={"description": "When the ledger recorded it (UTC)."})
-    data = Facts("The event's own facts, as stored.")
+    recorded_at = Time(
+        allow_none=True,
+        metadata={
+            "description": "When the ledger recorded it (UTC); null with `data` null where the "
+            "stored row does not decode."
+        },
+    )
+    data = Facts(
+        "The event's own facts, as stored. null: the stored row does not decode into an event "
+        "(damaged or tampered with; `type`, the ids, the position and the hash are listed as "
+        "stored, and `GET /v1/audit/verify` names its position).",
+        allow_none=True,
+    )
     hash = Text(
         required=True,
         metadata={

@@ -13,7 +13,9 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
-from uuid import NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.persistence import Notification
 
 from ledger.application import Ledger
 from ledger.ids import member_id as member_uuid
@@ -23,6 +25,8 @@ from projections.model import ZERO, event_data
 from projections.store import Target, scratch_target
 
 MAX_LIMIT = 1000
+# Beyond every log position (a 64-bit id on both backends).
+LAST_POSITION = 2**63 - 1
 
 
 def member_key(member_id: str) -> str:
@@ -402,7 +406,7 @@ def _listing(ledger: Ledger, target: Target, notifications: Any) -> list[dict[st
     hashes = _hashes(target, [n.id for n in notifications])
     listed = []
     for n in notifications:
-        event = ledger.mapper.to_domain_event(n)
+        recorded_at, data = _decoded(ledger, n)
         listed.append(
             {
                 "position": n.id,
@@ -410,17 +414,45 @@ def _listing(ledger: Ledger, target: Target, notifications: Any) -> list[dict[st
                 "stream_id": str(n.originator_id),
                 "stream_version": n.originator_version,
                 "type": n.topic.rpartition(".")[2],
-                "recorded_at": event.timestamp,  # type: ignore[attr-defined]
-                "data": event_data(vars(event)),
+                "recorded_at": recorded_at,
+                "data": data,
                 "hash": hashes.get(n.id),
             }
         )
     return listed
 
 
+def _decoded(ledger: Ledger, notification: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The event's (recorded_at, data), or (None, None) for a stored row that does not decode
+    into one (damaged or tampered with): the auditor still sees it listed, as stored."""
+    try:
+        event = ledger.mapper.to_domain_event(notification)
+        recorded_at = event.timestamp  # type: ignore[attr-defined]
+        data = event_data(vars(event))
+    except Exception:  # whatever the bytes make the decoder raise
+        return None, None
+    if not isinstance(recorded_at, datetime):
+        return None, None
+    return recorded_at, data
+
+
 def events(ledger: Ledger, target: Target, after: int, limit: int) -> dict[str, Any]:
-    notifications = ledger.recorder.select_notifications(start=after + 1, limit=limit + 1)
-    page = list(notifications[:limit])
+    from projections.eventlog import EventLog, stored_bytes
+
+    # The rows as stored (not the recorder's Notifications, which fail on a null state).
+    notifications = [
+        Notification(
+            id=int(position),
+            originator_id=stream if isinstance(stream, UUID) else UUID(str(stream)),
+            originator_version=int(version),
+            topic=topic,
+            state=stored_bytes(state),
+        )
+        for position, stream, version, topic, state in EventLog(ledger).stored_rows(
+            after + 1, limit + 1, LAST_POSITION
+        )
+    ]
+    page = notifications[:limit]
     next_cursor = encode_cursor({"after": page[-1].id}) if len(notifications) > limit else None
     return {"events": _listing(ledger, target, page), "next_cursor": next_cursor}
 

@@ -403,3 +403,58 @@ def test_verify_of_a_ledger_in_use_is_ok(recorded: str, clock: ManualClock) -> N
     assert len(written) >= 10, "the writer kept writing while verify ran"
     expected = (True, [{"name": p.name, "ok": True, "detail": None} for p in ALL])
     assert [(r["ok"], r["projections"]) for r in reports] == [expected] * len(reports)
+
+
+def api_get(url: str, path: str) -> tuple[int, Any]:
+    """GET `path` through the Flask app on this database, as the admin."""
+    app = create_app(Settings(database_url=url, admin_key=ADMIN))
+    try:
+        response = app.test_client().get(path, headers={"Authorization": f"Bearer {ADMIN}"})
+        return response.status_code, response.get_json()
+    finally:
+        target = app.extensions.get("projections")
+        if target is not None:
+            target.close()
+        app.extensions["ledger"].close()
+
+
+def not_json(table: EventsTable) -> int:
+    row = next(r for r in table.rows() if r.kind == "PointsRedeemed")
+    table.set(row.position, "state", b"\xff\x00 not json")
+    return row.position
+
+
+@pytest.mark.parametrize("tamper", [null_state, not_json], ids=["null", "not JSON"])
+def test_an_undecodable_row_is_listed_as_stored_with_null_data(
+    recorded: str, tamper: Callable[[EventsTable], int]
+) -> None:
+    status, before = api_get(recorded, "/v1/events?limit=1000")
+    assert status == 200
+    table = EventsTable(recorded)
+    redeemed = next(e for e in before["events"] if e["type"] == "PointsRedeemed")
+    member_id = next(
+        e["data"]["member_id"]
+        for e in before["events"]
+        if e["type"] == "MemberEnrolled" and e["stream_id"] == redeemed["stream_id"]
+    )
+    status, member_before = api_get(recorded, f"/v1/members/{member_id}/events?limit=1000")
+    assert status == 200
+    table.drop_triggers()
+    position = tamper(table)
+    assert position == redeemed["position"]
+    listed = {event["position"]: event for event in before["events"]}
+    damaged = {**listed[position], "recorded_at": None, "data": None}
+    assert damaged["type"] == "PointsRedeemed"
+
+    status, after = api_get(recorded, "/v1/events?limit=1000")
+    assert status == 200
+    assert after == {
+        "events": [damaged if e["position"] == position else e for e in before["events"]],
+        "next_cursor": None,
+    }
+    status, member_after = api_get(recorded, f"/v1/members/{member_id}/events?limit=1000")
+    assert status == 200
+    assert member_after["events"] == [
+        damaged if e["position"] == position else e for e in member_before["events"]
+    ]
+    assert sum(e["data"] is None for e in member_after["events"]) == 1
