@@ -42,14 +42,12 @@ def service_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @dataclass
-class Service:
+class Running:
+    """A `serve` process and its admin key: what every system test drives it with."""
+
     process: subprocess.Popen[bytes]
     base: str
     admin_key: str
-    stdout: Path
-    stderr: Path
-    env: dict[str, str]
-    cwd: Path
 
     def call(
         self, method: str, path: str, body: Any = None, key: str | None = None, expect: int = 201
@@ -67,6 +65,14 @@ class Service:
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+
+@dataclass
+class Service(Running):
+    stdout: Path
+    stderr: Path
+    env: dict[str, str]
+    cwd: Path
 
 
 def start_service(database_url: str, cwd: Path) -> Service:

@@ -43,7 +43,7 @@ from projections.store import open_target
 from tests.integration.test_projections import build_coalition
 from tests.system.pg_cluster import free_port
 from tests.system.test_projection_worker_postgres import _bench, _head
-from tests.system.test_serve_http import cli, open_shop, service_env
+from tests.system.test_serve_http import Running, cli, open_shop, service_env
 
 pytestmark = pytest.mark.slow
 DEADLINE = 60.0
@@ -104,24 +104,8 @@ def background_of(master: int) -> int:
 
 
 @dataclass
-class Serve:
-    process: subprocess.Popen[bytes]
-    base: str
-    admin_key: str
+class Serve(Running):
     stderr: Path
-
-    def call(
-        self, method: str, path: str, body: Any = None, key: str | None = None, expect: int = 201
-    ) -> dict[str, Any]:
-        response = requests.request(
-            method,
-            self.base + path,
-            json=body,
-            timeout=30,
-            headers={"Authorization": f"Bearer {key or self.admin_key}"},
-        )
-        assert response.status_code == expect, (path, response.status_code, response.text)
-        return dict(response.json())
 
     def log(self) -> list[dict[str, Any]]:
         lines = self.stderr.read_text().splitlines()
@@ -129,10 +113,6 @@ class Serve:
 
     def messages(self) -> list[str]:
         return [line["message"] for line in self.log()]
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 def start_serve(url: str, logs: Path, admin_key: str | None = None) -> Serve:
