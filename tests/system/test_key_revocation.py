@@ -17,7 +17,15 @@ import pytest
 import requests
 
 from tests.system.pg_cluster import free_port
-from tests.system.test_serve_http import Service, _await_service, cli, now, open_shop, service_env
+from tests.system.test_serve_http import (
+    Service,
+    _await_service,
+    backend_url,
+    cli,
+    now,
+    open_shop,
+    service_env,
+)
 
 pytestmark = pytest.mark.slow
 WORKERS = 4
@@ -28,10 +36,7 @@ CONNECTIONS = 8
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def four_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
+    url = backend_url(request, tmp_path)
     port = free_port()
     env = service_env(url)
     with (tmp_path / "serve.out").open("wb") as out, (tmp_path / "serve.err").open("wb") as err:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.system.serve_support import POINTS_PER_ACCRUAL, Served, accrual, serve, wait_until
+from tests.system.test_serve_http import backend_url
 from tests.system.test_serve_supervision import alive, backgrounds
 
 pytestmark = pytest.mark.slow
@@ -23,11 +24,7 @@ ROUNDS = 4
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    running = serve(url, tmp_path, workers=1)
+    running = serve(backend_url(request, tmp_path), tmp_path, workers=1)
     yield running
     running.close()
 

@@ -114,13 +114,16 @@ def _await_service(
     return Service(process, base, keys[0], stdout, stderr, env, cwd)
 
 
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database a fixture parametrised over "sqlite" and "postgres" asks for."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    running = start_service(url, tmp_path)
+    running = start_service(backend_url(request, tmp_path), tmp_path)
     yield running
     if running.process.poll() is None:
         running.process.kill()
