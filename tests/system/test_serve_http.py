@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.api.write_support import PARTNER_TERMS
 from tests.system.pg_cluster import free_port
 
 pytestmark = pytest.mark.slow
@@ -136,19 +137,7 @@ def now() -> str:
 
 def open_shop(s: Service) -> str:
     """Register partner `shop` (earning 1 point per EUR) and return a partner key for it."""
-    s.call(
-        "POST",
-        "/v1/partners",
-        {
-            "partner_id": "shop",
-            "name": "Shop",
-            "currency": "EUR",
-            "earn_rate": "1",
-            "funding_rate": "0.01",
-            "reimbursement_rate": "0.008",
-            "pending_days": 0,
-        },
-    )
+    s.call("POST", "/v1/partners", {"partner_id": "shop", **PARTNER_TERMS})
     return str(
         s.call("POST", "/v1/keys", {"role": "partner", "partner_id": "shop", "name": "shop till"})[
             "key"
