@@ -24,6 +24,17 @@ class Deployment:
     partner_key: str
 
 
+PARTNER_P1: dict[str, object] = {
+    "partner_id": "p1",
+    "name": "Partner",
+    "currency": "EUR",
+    "earn_rate": "1",
+    "funding_rate": "0.01",
+    "reimbursement_rate": "0.01",
+    "pending_days": 0,
+}
+
+
 def deploy(database_url: str, **settings: object) -> Deployment:
     config = Settings(database_url=database_url, admin_key=ADMIN_KEY, **settings)  # type: ignore[arg-type]
     migrate(config)
@@ -33,15 +44,7 @@ def deploy(database_url: str, **settings: object) -> Deployment:
     response = client.post(
         "/v1/partners",
         headers=admin,
-        json={
-            "partner_id": "p1",
-            "name": "Partner",
-            "currency": "EUR",
-            "earn_rate": "1",
-            "funding_rate": "0.01",
-            "reimbursement_rate": "0.01",
-            "pending_days": 0,
-        },
+        json=PARTNER_P1,
     )
     assert response.status_code == 201, response.get_json()
     response = client.post(

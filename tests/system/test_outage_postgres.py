@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from api.app import create_app
 from api.migrate import migrate
 from ledger.config import Settings
+from tests.api.ops_helpers import PARTNER_P1
 from tests.system.pg_cluster import PrivateCluster
 
 pytestmark = pytest.mark.postgres
@@ -58,21 +59,7 @@ def test_postgres_outage_answers_503_and_recovers_with_each_accrual_once(
     client = app.test_client()
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     seen: Counter[str] = Counter()
-    post_until_accepted(
-        client,
-        "/v1/partners",
-        {
-            "partner_id": "p1",
-            "name": "Partner",
-            "currency": "EUR",
-            "earn_rate": "1",
-            "funding_rate": "0.01",
-            "reimbursement_rate": "0.01",
-            "pending_days": 0,
-        },
-        admin,
-        seen,
-    )
+    post_until_accepted(client, "/v1/partners", PARTNER_P1, admin, seen)
     post_until_accepted(client, "/v1/members", {"member_id": "m1", "partner_id": "p1"}, admin, seen)
 
     def outage() -> None:
