@@ -8,7 +8,6 @@ On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,15 +15,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.system.pg_cluster import free_port
 from tests.system.test_serve_http import (
     Service,
-    _await_service,
     backend_url,
-    cli,
     now,
     open_shop,
-    service_env,
+    start_service,
 )
 
 pytestmark = pytest.mark.slow
@@ -36,23 +32,12 @@ CONNECTIONS = 8
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def four_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
-    url = backend_url(request, tmp_path)
-    port = free_port()
-    env = service_env(url)
-    with (tmp_path / "serve.out").open("wb") as out, (tmp_path / "serve.err").open("wb") as err:
-        process = subprocess.Popen(
-            [*cli(), "serve", "--port", str(port), "--workers", str(WORKERS)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=err,
-        )
+    service = start_service(backend_url(request, tmp_path), tmp_path, workers=WORKERS)
     try:
-        service = _await_service(process, f"http://127.0.0.1:{port}", env, tmp_path)
         yield service
     finally:
-        process.kill()
-        process.wait()
+        service.process.kill()
+        service.process.wait()
 
 
 def _status(method: str, url: str, token: str, body: object = None) -> int:

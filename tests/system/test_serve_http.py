@@ -76,13 +76,13 @@ class Service(Running):
     cwd: Path
 
 
-def start_service(database_url: str, cwd: Path) -> Service:
+def start_service(database_url: str, cwd: Path, workers: int = 2) -> Service:
     port = free_port()
     env = service_env(database_url)
     stdout, stderr = cwd / "serve.out", cwd / "serve.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [*cli(), "serve", "--port", str(port), "--workers", "2"],
+            [*cli(), "serve", "--port", str(port), "--workers", str(workers)],
             cwd=cwd,
             env=env,
             stdout=out,
