@@ -445,10 +445,10 @@ class Ledger(Application[UUID]):
 
     def api_keys(self) -> Iterator[ApiKey]:
         """Every key ever issued, as it stands now (revoked ones included)."""
-        for state in self._recorded(ApiKey.KeyIssued):  # type: ignore[attr-defined]
-            key = self._get(ids.api_key_id(state["key_id"]), ApiKey)
-            if key is not None:
-                yield key
+        after: int | None = 0
+        while after is not None:
+            keys, after = self.api_keys_page(after, 1000)
+            yield from keys
 
     # ------------------------------------------------------------------ members
 
