@@ -127,6 +127,11 @@ def run_background(settings: Settings) -> None:
             except DATABASE_DOWN:
                 log.warning("database unreachable; retrying the migrations in 2 s")
                 stopped.wait(2)
+            except psycopg.errors.UniqueViolation:
+                # An HTTP worker's store created the same table at the same instant (CREATE
+                # TABLE IF NOT EXISTS races in PostgreSQL's catalogue); it is there now.
+                log.warning("a table was created concurrently; retrying the migrations in 2 s")
+                stopped.wait(2)
         if not stopped.is_set():
             work.start()
         stopped.wait()
