@@ -19,7 +19,7 @@ from api.schemas import ProblemSchema
 from ledger.application import Ledger
 from ledger.clock import Clock
 from ledger.config import Settings
-from ledger.group_execution import GroupExecutor
+from ledger.infrastructure.group_execution import GroupExecutor
 from projections.eventlog import open_ledger
 
 INTRODUCTION = """Event-sourced points ledger for coalition loyalty schemes.
@@ -86,7 +86,8 @@ def create_app(
     app.extensions["ledger"] = ledger or LazyLedger(
         settings, lambda: open_ledger(settings=settings, clock=clock)
     )
-    # Concurrent partner writes in this process run as one batch (ledger/group_execution.py).
+    # Concurrent partner writes in this process run as one batch
+    # (ledger/infrastructure/group_execution.py).
     app.extensions["group_executor"] = (
         GroupExecutor(
             lambda commands: app.extensions["ledger"].execute_batch(commands, log_commands=False)

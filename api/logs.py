@@ -1,8 +1,9 @@
 """The API's log lines: one `request` line per HTTP request, and every line written while a
 request is handled carries its request id and route.
 
-The JSON format and the scrubbing of secrets are the service's (`ledger/json_logging.py`);
-`command` lines come from the ledger (`ledger/command_log.py`).
+The JSON format and the scrubbing of secrets are the service's
+(`ledger/infrastructure/json_logging.py`); `command` lines come from the ledger
+(`ledger/infrastructure/command_log.py`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from flask import Flask, Response, g, has_request_context, request
 
 from api.metrics import route_of
-from ledger import json_logging
 from ledger.config import Settings
+from ledger.infrastructure import json_logging
 
 access_log = logging.getLogger("api.access")
 

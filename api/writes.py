@@ -20,7 +20,6 @@ from api.auth import acting_partner, check_partner, enrolling_partner
 from api.blueprint import Blueprint
 from api.problems import Problem, documented_problems, problem_body, problem_parts
 from ledger.application import Ledger, Outcome
-from ledger.command_log import log_command
 from ledger.commands import (
     Accrue,
     Command,
@@ -30,7 +29,8 @@ from ledger.commands import (
     ReverseRedemption,
 )
 from ledger.errors import LedgerError
-from ledger.group_execution import GroupExecutor
+from ledger.infrastructure.command_log import log_command
+from ledger.infrastructure.group_execution import GroupExecutor
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 Result = tuple[int, dict[str, Any]]

@@ -19,11 +19,8 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ledger import ids
 from ledger.access import ROLES, ApiKey, key_id_for, new_token, token_hash
-from ledger.aggregate_cache import AggregateCache
 from ledger.bounds import EARLIEST_ENROLLMENT, check_birth_date
 from ledger.clock import Clock, SystemClock
-from ledger.collector import collector_paused
-from ledger.command_log import log_command
 from ledger.commands import (
     Accrue,
     Adjust,
@@ -40,15 +37,18 @@ from ledger.errors import (
     LedgerError,
     NotFound,
 )
-from ledger.events import create
-from ledger.group_commit import GroupCommitter
+from ledger.infrastructure.aggregate_cache import AggregateCache
+from ledger.infrastructure.collector import collector_paused
+from ledger.infrastructure.command_log import log_command
+from ledger.infrastructure.events import create
+from ledger.infrastructure.group_commit import GroupCommitter
+from ledger.infrastructure.transcoder import DateAsISO, OrjsonTranscoder
+from ledger.infrastructure.unit_of_work import BulkEventReader, OperationMark, UnitOfWork
 from ledger.member import Member, PointsActivated, PointsExpired, TierChanged
 from ledger.partner import Partner, PartnerTerms
 from ledger.partner_operations import apply_partner_command
 from ledger.program import Program, ProgramRules
 from ledger.transaction_key import TransactionKey, fingerprint
-from ledger.transcoder import DateAsISO, OrjsonTranscoder
-from ledger.unit_of_work import BulkEventReader, OperationMark, UnitOfWork
 
 log = logging.getLogger("ledger.commands")
 

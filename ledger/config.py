@@ -8,8 +8,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/ledger.sqlite"
-RECORDER_TOPIC = "ledger.recorder:LedgerRecorder"
-RESTRICTED_RECORDER_TOPIC = "ledger.restricted_recorder:RestrictedRoleRecorder"
+RECORDER_TOPIC = "ledger.infrastructure.recorder:LedgerRecorder"
+RESTRICTED_RECORDER_TOPIC = "ledger.infrastructure.restricted_recorder:RestrictedRoleRecorder"
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,9 @@ class Settings:
     db_connect_timeout: int = 2
     log_level: str = "INFO"
     aggregate_cache_size: int = 10_000
-    # Concurrent single commands in one process share a transaction (ledger/group_commit.py)
-    # and, for partner writes over HTTP, one batch (ledger/group_execution.py).
+    # Concurrent single commands in one process share a transaction
+    # (ledger/infrastructure/group_commit.py) and, for partner writes over HTTP, one batch
+    # (ledger/infrastructure/group_execution.py).
     group_commit: bool = True
     http_threads: int = 16
     # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.

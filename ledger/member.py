@@ -35,8 +35,8 @@ from ledger.errors import (
     NotFound,
     RefundExceedsOriginal,
 )
-from ledger.events import trigger
 from ledger.ids import OPERATOR
+from ledger.infrastructure.events import trigger
 from ledger.money import check_minor_digits, floor_points, round_money
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules, lot_expiry
@@ -392,7 +392,8 @@ class Member(LedgerAggregate):
         pending = available_at > now
         # The event class directly rather than the decorated `_accrue`: the same event, but
         # the decorated call re-derives its arguments from the signature on every call,
-        # which was a tenth of an accrual's CPU in a batch (and see ledger/events.py).
+        # which was a tenth of an accrual's CPU in a batch
+        # (and see ledger/infrastructure/events.py).
         trigger(
             self,
             PointsAccrued,

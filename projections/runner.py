@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ledger.application import Ledger
-from ledger.collector import collector_paused
+from ledger.infrastructure.collector import collector_paused
 from projections.decoding import StateDecoder
 from projections.definitions import ALL, GROUPS
 from projections.eventlog import EventLog, LoggedEvent

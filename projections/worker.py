@@ -36,9 +36,9 @@ from typing import Any
 
 import psycopg
 
-from ledger import json_logging
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.infrastructure import json_logging
 from projections import lifeline
 from projections.definitions import GROUPS
 from projections.eventlog import open_ledger

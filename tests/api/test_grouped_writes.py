@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ledger.group_execution import GroupExecutor
+from ledger.infrastructure.group_execution import GroupExecutor
 from tests.api.ops_helpers import deploy
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ledger.json_logging import JsonFormatter
+from ledger.infrastructure.json_logging import JsonFormatter
 from tests.api.ops_helpers import ADMIN_KEY, deploy
 
 

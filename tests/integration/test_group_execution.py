@@ -11,7 +11,7 @@ import pytest
 from ledger.application import Ledger, Outcome
 from ledger.commands import Command
 from ledger.errors import InsufficientPoints
-from ledger.group_execution import GroupExecutor
+from ledger.infrastructure.group_execution import GroupExecutor
 from tests.integration.ledger_helpers import accrual, open_shop, redemption, stored_events
 from tests.unit.member_helpers import T0
 

@@ -11,8 +11,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.recorder import LedgerRecorder
-from ledger.transcoder import OrjsonTranscoder
+from ledger.infrastructure.recorder import LedgerRecorder
+from ledger.infrastructure.transcoder import OrjsonTranscoder
 
 pytestmark = pytest.mark.postgres
 

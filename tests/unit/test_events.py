@@ -1,4 +1,5 @@
-"""Events built by ledger/events.py are the library's events, attribute for attribute."""
+"""Events built by ledger/infrastructure/events.py are the library's events, attribute for
+attribute."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Mapper, UUIDAsHex
 
 from ledger import ids
-from ledger.events import create, new_event, trigger
+from ledger.infrastructure.events import create, new_event, trigger
+from ledger.infrastructure.transcoder import DateAsISO, OrjsonTranscoder
 from ledger.member import Member
 from ledger.transaction_key import TransactionKey
-from ledger.transcoder import DateAsISO, OrjsonTranscoder
 
 NOW = datetime(2026, 11, 22, 13, 45, 1, 123456, tzinfo=UTC)
 RECORDED: Any = TransactionKey.TransactionRecorded  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from ledger.group_commit import GroupCommitter
+from ledger.infrastructure.group_commit import GroupCommitter
 
 
 @dataclass

@@ -26,9 +26,9 @@ from ledger.clock import ManualClock
 from ledger.commands import Adjust, ReverseAccrual, ReverseRedemption
 from ledger.config import Settings
 from ledger.errors import AlreadyReversed, InsufficientPoints, LedgerError, RefundExceedsOriginal
+from ledger.infrastructure.unit_of_work import UnitOfWork
 from ledger.member import Member
 from ledger.program import ProgramRules
-from ledger.unit_of_work import UnitOfWork
 from projections.eventlog import open_ledger
 from tests.integration.ledger_helpers import accrual, open_shop, redemption, stored_events
 from tests.unit.member_helpers import T0, assert_balanced

@@ -32,7 +32,7 @@ class UpcastState:
 
 @pytest.fixture(params=["library", "orjson"])
 def decoder(request: pytest.FixtureRequest) -> StateDecoder:
-    from ledger.transcoder import OrjsonTranscoder
+    from ledger.infrastructure.transcoder import OrjsonTranscoder
 
     transcoder = JSONTranscoder() if request.param == "library" else OrjsonTranscoder()
     return StateDecoder(Mapper(transcoder=_registered(transcoder)))

@@ -20,7 +20,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-from ledger.transcoder import DateAsISO, OrjsonTranscoder
+from ledger.infrastructure.transcoder import DateAsISO, OrjsonTranscoder
 from projections.decoding import StateDecoder
 
 NOW = datetime(2026, 11, 22, 22, 5, 1, 123456, tzinfo=UTC)

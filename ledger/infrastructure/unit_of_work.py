@@ -21,8 +21,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from ledger.aggregate_cache import AggregateCache
-from ledger.group_commit import GroupCommitter, log_positions
+from ledger.infrastructure.aggregate_cache import AggregateCache
+from ledger.infrastructure.group_commit import GroupCommitter, log_positions
 from ledger.transaction_key import TransactionKey
 
 A = TypeVar("A", bound=Aggregate)

@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg.sql import SQL, Identifier
 
-from ledger.recorder import LedgerRecorder
+from ledger.infrastructure.recorder import LedgerRecorder
 
 
 class RestrictedRoleRecorder(LedgerRecorder):

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Recording
 
-from ledger.grouping import Grouper, Waiting
+from ledger.infrastructure.grouping import Grouper, Waiting
 
 Positions = dict[tuple[UUID, int], int]
 SaveFunction = Callable[..., list[Recording[UUID]]]

@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
-from ledger.command_log import log_command
 from ledger.commands import Command
 from ledger.errors import LedgerError
-from ledger.grouping import Grouper, Waiting
+from ledger.infrastructure.command_log import log_command
+from ledger.infrastructure.grouping import Grouper, Waiting
 
 ExecuteBatch = Callable[[Sequence[Command]], Sequence[Any]]
 # Failures of the database or its driver: not a command's fault, so not retried one by one.

@@ -3,7 +3,8 @@
 Callers block until their own item is done. While a group is being processed the next
 callers queue up, so groups grow with load by themselves: one caller alone is processed at
 once, a hundred concurrent ones share one round trip. Used for commits
-(`ledger/group_commit.py`) and whole commands (`ledger/group_execution.py`).
+(`ledger/infrastructure/group_commit.py`) and whole commands
+(`ledger/infrastructure/group_execution.py`).
 """
 
 from __future__ import annotations
