@@ -61,7 +61,7 @@ def measure(backend: str, seconds: float) -> tuple[float, float]:
                 )
             )
             token, _ = ledger.issue_key("partner", "shop", "till")
-            ledger.enroll(Enroll(member_id="m1", partner_id="shop"))
+            ledger.execute(Enroll(member_id="m1", partner_id="shop"))
             target = open_target(settings)
             target.ensure_schema()
             ProjectionRunner(ledger, target).catch_up()

@@ -58,7 +58,7 @@ def latencies_with_history(
     ledger.register_partner(PARTNER)
     for history in histories:
         member = f"hist{history}"
-        ledger.enroll(Enroll(member_id=member))
+        ledger.execute(Enroll(member_id=member))
         for start in range(0, history, 1000):
             ledger.execute_batch(
                 [_accrue(member, n) for n in range(start, min(history, start + 1000))]
@@ -67,7 +67,7 @@ def latencies_with_history(
     for n in range(samples):
         for history in histories:
             started = time.perf_counter()
-            ledger.accrue(_accrue(f"hist{history}", history + n))
+            ledger.execute(_accrue(f"hist{history}", history + n))
             timings[history].append(time.perf_counter() - started)
     ledger.close()
     return {

@@ -18,8 +18,8 @@ from api.writes import (
     write_result,
 )
 from ledger.access import ROLES, ApiKey
-from ledger.application import ADJUSTMENT_SCOPE, SweepReport
-from ledger.commands import Adjust
+from ledger.application import SweepReport
+from ledger.commands import ADJUSTMENT_SCOPE, Adjust
 from ledger.money import with_minor_digits
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules
@@ -206,7 +206,7 @@ def revoke_key(_: dict[str, Any], key_id: str) -> None:
 @documented_write(blp, schemas.AdjustmentSchema, "member-not-active", "insufficient-points")
 def adjust(data: dict[str, Any], member_id: str) -> Response:
     """Credit or debit points by hand (idempotent on adjustment_id)."""
-    outcome = current_ledger().adjust(Adjust(member_id=member_id, **data))
+    outcome = current_ledger().execute(Adjust(member_id=member_id, **data))
     location = url_for(
         "admin.adjustment", member_id=member_id, adjustment_id=outcome.body["adjustment_id"]
     )

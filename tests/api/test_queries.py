@@ -119,8 +119,8 @@ def test_a_partner_till_reads_member_balance_tier_and_expiring(reader: Reader) -
     assert reader.get("/v1/members/m2/balance", token=partner)["available"] == 0
     tier = reader.get("/v1/members/m1/tier", token=partner)
     assert (tier["tier"], tier["next_tier"]) == ("basic", "silver")
-    reader.ledger.enroll(Enroll(member_id="m4", partner_id="cafe"))  # at 2027-01-16
-    outcome = reader.ledger.adjust(
+    reader.ledger.execute(Enroll(member_id="m4", partner_id="cafe"))  # at 2027-01-16
+    outcome = reader.ledger.execute(
         Adjust(adjustment_id="adj4", member_id="m4", points=40, reason="welcome")
     )
     expiring = reader.get("/v1/members/m4/expiring", token=partner, min_position=outcome.position)

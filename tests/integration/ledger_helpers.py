@@ -14,7 +14,7 @@ def open_shop(ledger: Ledger, *member_ids: str) -> None:
     """Register the partner and enroll the members."""
     ledger.register_partner(SHOP)
     for member_id in member_ids:
-        ledger.enroll(Enroll(member_id=member_id, partner_id=SHOP.partner_id))
+        ledger.execute(Enroll(member_id=member_id, partner_id=SHOP.partner_id))
 
 
 def accrual(

@@ -381,7 +381,7 @@ def test_verify_of_a_ledger_in_use_is_ok(recorded: str, clock: ManualClock) -> N
         runner = ProjectionRunner(writing, writing_to)
         while not stop.is_set():
             n = len(written)
-            writing.adjust(
+            writing.execute(
                 Adjust(adjustment_id=f"live-{n}", member_id="m1", points=1, reason="live")
             )
             runner.catch_up()

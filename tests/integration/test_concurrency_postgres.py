@@ -55,11 +55,11 @@ def test_postgres_concurrent_redemptions_never_overdraw(
     first, second = two_ledgers
     open_shop(first, "m1")
     for day in range(4):  # four lots of 250, consumed L1 first
-        first.accrue(accrual(f"a{day}", "250.00", T0 - timedelta(days=3 - day)))
+        first.execute(accrual(f"a{day}", "250.00", T0 - timedelta(days=3 - day)))
 
     results = run_together(
         30,
-        lambda i: (first, second)[i % 2].redeem(redemption(f"r{i}", points_each, T0)),
+        lambda i: (first, second)[i % 2].execute(redemption(f"r{i}", points_each, T0)),
     )
 
     successes = [r for r in results if isinstance(r, Outcome)]
@@ -90,7 +90,7 @@ def test_postgres_concurrent_identical_accruals_record_one(
     open_shop(first, "m1")
     command = accrual("same", "75.00", T0)
 
-    results = run_together(12, lambda i: (first, second)[i % 2].accrue(command))
+    results = run_together(12, lambda i: (first, second)[i % 2].execute(command))
 
     assert all(isinstance(r, Outcome) for r in results), results
     outcomes = [r for r in results if isinstance(r, Outcome)]

@@ -31,18 +31,18 @@ def test_rejected_command_saves_nothing_not_even_due_events(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     open_shop(ledger, "m1")
-    ledger.accrue(accrual("a1", "100.00", T0, pending_days=14))
-    ledger.accrue(accrual("a2", "30.00", T0))
+    ledger.execute(accrual("a1", "100.00", T0, pending_days=14))
+    ledger.execute(accrual("a2", "30.00", T0))
     clock.advance(timedelta(days=15))
     before = stored_events(ledger)
 
     with pytest.raises(InsufficientPoints):
-        ledger.redeem(redemption("r1", 131, clock.now()))  # 130 once a1 activates
+        ledger.execute(redemption("r1", 131, clock.now()))  # 130 once a1 activates
     assert stored_events(ledger) == before
     member = ledger.member("m1")
     assert (member.available, member.pending) == (30, 100)
 
-    outcome = ledger.redeem(redemption("r1", 130, clock.now()))
+    outcome = ledger.execute(redemption("r1", 130, clock.now()))
     assert outcome.body["balance"] == {"available": 0, "pending": 0, "tier": "basic"}
     # The due activation goes first, in the same save as the redemption and its key.
     assert event_types_after(ledger, before) == [
@@ -57,7 +57,7 @@ def test_rejected_command_in_a_batch_leaves_the_others_intact(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     open_shop(ledger, "m1")
-    ledger.accrue(accrual("a1", "100.00", T0, pending_days=1))
+    ledger.execute(accrual("a1", "100.00", T0, pending_days=1))
     clock.advance(timedelta(days=2))
     before = stored_events(ledger)
 
@@ -80,14 +80,14 @@ def test_rejected_command_in_a_batch_leaves_the_others_intact(
 def test_retry_returns_the_original_result_and_position(ledger: Ledger, clock: ManualClock) -> None:
     open_shop(ledger, "m1")
     command = accrual("a1", "42.50", T0, bonus=3)
-    first = ledger.accrue(command)
+    first = ledger.execute(command)
     assert first.replayed is False
     assert first.body["points"] == 45
     assert first.position == stored_events(ledger)
     before = stored_events(ledger)
 
     clock.advance(timedelta(minutes=1))
-    again = ledger.accrue(command)
+    again = ledger.execute(command)
     assert again.replayed is True
     assert again.body == first.body
     assert again.position == first.position
@@ -97,21 +97,21 @@ def test_retry_returns_the_original_result_and_position(ledger: Ledger, clock: M
 
 def test_same_transaction_id_with_another_request_conflicts(ledger: Ledger) -> None:
     open_shop(ledger, "m1")
-    ledger.accrue(accrual("t1", "10.00", T0))
+    ledger.execute(accrual("t1", "10.00", T0))
     before = stored_events(ledger)
     with pytest.raises(IdempotencyConflict):
-        ledger.accrue(accrual("t1", "11.00", T0))
+        ledger.execute(accrual("t1", "11.00", T0))
     with pytest.raises(IdempotencyConflict):  # one id space for all of a partner's operations
-        ledger.redeem(redemption("t1", 5, T0))
+        ledger.execute(redemption("t1", 5, T0))
     assert stored_events(ledger) == before
 
 
 def test_rejected_command_does_not_consume_its_transaction_id(ledger: Ledger) -> None:
     open_shop(ledger, "m1")
     with pytest.raises(InsufficientPoints):
-        ledger.redeem(redemption("r1", 50, T0))
-    ledger.accrue(accrual("a1", "100.00", T0))
-    outcome = ledger.redeem(redemption("r1", 50, T0))
+        ledger.execute(redemption("r1", 50, T0))
+    ledger.execute(accrual("a1", "100.00", T0))
+    outcome = ledger.execute(redemption("r1", 50, T0))
     assert outcome.replayed is False
     assert outcome.body["lots"] == [{"lot_id": "L1", "points": 50}]
 
@@ -119,18 +119,18 @@ def test_rejected_command_does_not_consume_its_transaction_id(ledger: Ledger) ->
 def test_enrollment_and_adjustments_are_idempotent(ledger: Ledger) -> None:
     open_shop(ledger)
     enroll = Enroll(member_id="m1", enrolled_at=T0 - timedelta(days=1))
-    first = ledger.enroll(enroll)
-    again = ledger.enroll(enroll)
+    first = ledger.execute(enroll)
+    again = ledger.execute(enroll)
     assert (again.replayed, again.body, again.position) == (True, first.body, first.position)
     with pytest.raises(IdempotencyConflict):
-        ledger.enroll(replace(enroll, enrolled_at=T0))
+        ledger.execute(replace(enroll, enrolled_at=T0))
 
     adjust = Adjust(adjustment_id="adj1", member_id="m1", points=7, reason="goodwill")
-    first = ledger.adjust(adjust)
-    again = ledger.adjust(adjust)
+    first = ledger.execute(adjust)
+    again = ledger.execute(adjust)
     assert (again.replayed, again.body, again.position) == (True, first.body, first.position)
     with pytest.raises(IdempotencyConflict):
-        ledger.adjust(replace(adjust, points=8))
+        ledger.execute(replace(adjust, points=8))
     assert ledger.member("m1").available == 7
 
 
@@ -150,9 +150,9 @@ def test_sweep_reports_what_it_emitted_and_is_idempotent(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     open_shop(ledger, "a", "b", "c")
-    ledger.accrue(accrual("a1", "100.00", T0, member_id="a", pending_days=14))
-    ledger.accrue(accrual("b1", "50.00", T0, member_id="b"))
-    ledger.accrue(accrual("c1", "3600.00", T0, member_id="c"))  # silver until 2027-01-15
+    ledger.execute(accrual("a1", "100.00", T0, member_id="a", pending_days=14))
+    ledger.execute(accrual("b1", "50.00", T0, member_id="b"))
+    ledger.execute(accrual("c1", "3600.00", T0, member_id="c"))  # silver until 2027-01-15
 
     clock.set(utc(2026, 2, 1))
     report = ledger.sweep()
@@ -218,13 +218,13 @@ def test_every_event_type_round_trips_through_the_store(ledger: Ledger, clock: M
     ledger.register_partner(SHOP)
     _, key = ledger.issue_key("partner", "shop", "till 1")
     ledger.revoke_key(key.key_id)
-    ledger.enroll(Enroll(member_id="m1", birth_date=date(1990, 5, 17), partner_id="shop"))
-    ledger.accrue(accrual("a1", "3600.00", T0, bonus=5))
-    ledger.accrue(accrual("a2", "10.00", T0, pending_days=3))
-    ledger.redeem(redemption("r1", 100, T0))
-    ledger.reverse_redemption(ReverseRedemption("shop", "x1", "r1", T0, reason="cancelled"))
-    ledger.reverse_accrual(ReverseAccrual("shop", "x2", "a1", T0, Decimal("100.00")))
-    ledger.adjust(Adjust(adjustment_id="adj1", member_id="m1", points=-5, reason="fix"))
+    ledger.execute(Enroll(member_id="m1", birth_date=date(1990, 5, 17), partner_id="shop"))
+    ledger.execute(accrual("a1", "3600.00", T0, bonus=5))
+    ledger.execute(accrual("a2", "10.00", T0, pending_days=3))
+    ledger.execute(redemption("r1", 100, T0))
+    ledger.execute(ReverseRedemption("shop", "x1", "r1", T0, reason="cancelled"))
+    ledger.execute(ReverseAccrual("shop", "x2", "a1", T0, Decimal("100.00")))
+    ledger.execute(Adjust(adjustment_id="adj1", member_id="m1", points=-5, reason="fix"))
     ledger.change_member_status("m1", "suspend")
     ledger.change_member_status("m1", "reactivate")
     clock.advance(timedelta(days=4))

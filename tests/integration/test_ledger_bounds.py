@@ -18,7 +18,7 @@ from tests.unit.member_helpers import SHOP, T0
 
 def test_out_of_bounds_commands_store_nothing(ledger: Ledger) -> None:
     open_shop(ledger, "m1")
-    ledger.accrue(accrual("a1", "100.00", T0))
+    ledger.execute(accrual("a1", "100.00", T0))
     before = stored_events(ledger)
     huge_multiplier = ProgramRules(tiers=(Tier("basic", "Basic", Decimal(0), Decimal("1E9")),))
     attempts = [
@@ -37,9 +37,9 @@ def test_out_of_bounds_commands_store_nothing(ledger: Ledger) -> None:
             lambda: ledger.change_partner_terms("shop", {"funding_rate": Decimal(101)}),
             "funding_rate",
         ),
-        (lambda: ledger.accrue(accrual("a2", "999999999999999.00", T0)), "amount"),
+        (lambda: ledger.execute(accrual("a2", "999999999999999.00", T0)), "amount"),
         (
-            lambda: ledger.accrue(replace(accrual("a3", "1.00", T0), bonus_points=10**6)),
+            lambda: ledger.execute(replace(accrual("a3", "1.00", T0), bonus_points=10**6)),
             "bonus_points",
         ),
     ]

@@ -183,7 +183,7 @@ def test_concurrent_waits_on_one_shared_target_each_catch_up_once(
     open_shop(ledger, "m1")
     readers = 16
     for round_ in range(1, 6):
-        ledger.accrue(accrual(f"t{round_}", "10.00", clock.now()))
+        ledger.execute(accrual(f"t{round_}", "10.00", clock.now()))
         position = stored_events(ledger)
         start = threading.Barrier(readers)
 
@@ -207,7 +207,7 @@ def test_a_stopped_sweep_gives_up_waiting_for_a_held_projection_and_emits_nothin
     # A process shutting down must not wait out a projection another runner cannot apply,
     # nor fall back to sweeping every member on its way out.
     open_shop(ledger, "m1")
-    ledger.accrue(accrual("t1", "10.00", clock.now(), pending_days=1))
+    ledger.execute(accrual("t1", "10.00", clock.now(), pending_days=1))
     clock.advance(timedelta(days=2))
     head = ProjectionRunner(ledger, target).head()
     other = open_target(ledger.settings)  # another process's runner, stuck on finance

@@ -59,7 +59,7 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
             for terms in PARTNERS:
                 ledger.register_partner(terms)
             for member in MEMBERS:
-                ledger.enroll(Enroll(member_id=member))
+                ledger.execute(Enroll(member_id=member))
             accruals: list[tuple[str, str]] = []
             redemptions: list[tuple[str, str]] = []
             for number, op in enumerate(ops):
@@ -68,7 +68,7 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
                 try:
                     if op[0] == "accrue":
                         _, terms, member, cents, days = op
-                        ledger.accrue(
+                        ledger.execute(
                             Accrue(
                                 partner_id=terms.partner_id,
                                 transaction_id=tx,  # type: ignore[attr-defined]
@@ -82,7 +82,7 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
                         accruals.append((terms.partner_id, tx))  # type: ignore[attr-defined]
                     elif op[0] == "redeem":
                         _, terms, member, points = op
-                        ledger.redeem(
+                        ledger.execute(
                             Redeem(
                                 partner_id=terms.partner_id,
                                 transaction_id=tx,  # type: ignore[attr-defined]
@@ -95,7 +95,7 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
                     elif op[0] == "return" and accruals:
                         partner, original = accruals[op[1] % len(accruals)]  # type: ignore[operator]
                         refund = Decimal(op[2]) if op[2] else None  # type: ignore[arg-type]
-                        ledger.reverse_accrual(
+                        ledger.execute(
                             ReverseAccrual(
                                 partner_id=partner,
                                 transaction_id=tx,
@@ -106,7 +106,7 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
                         )
                     elif op[0] == "cancel" and redemptions:
                         partner, original = redemptions[op[1] % len(redemptions)]  # type: ignore[operator]
-                        ledger.reverse_redemption(
+                        ledger.execute(
                             ReverseRedemption(
                                 partner_id=partner,
                                 transaction_id=tx,
@@ -115,7 +115,7 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
                             )
                         )
                     elif op[0] == "adjust" and op[2]:
-                        ledger.adjust(
+                        ledger.execute(
                             Adjust(
                                 adjustment_id=tx,
                                 member_id=op[1],  # type: ignore[arg-type]

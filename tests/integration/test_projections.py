@@ -52,10 +52,10 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
     for terms in PARTNERS:
         ledger.register_partner(terms)
     for member in ("m1", "m2", "m3"):
-        ledger.enroll(Enroll(member_id=member, partner_id="air"))
+        ledger.execute(Enroll(member_id=member, partner_id="air"))
 
     def accrue(partner: str, tx: str, member: str, amount: str) -> None:
-        ledger.accrue(
+        ledger.execute(
             Accrue(
                 partner_id=partner,
                 transaction_id=tx,
@@ -67,7 +67,7 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
         )
 
     def redeem(partner: str, tx: str, member: str, points: int) -> None:
-        ledger.redeem(
+        ledger.execute(
             Redeem(
                 partner_id=partner,
                 transaction_id=tx,
@@ -83,18 +83,18 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
     redeem("cafe", "r1", "m1", 500)
     accrue("cafe", "t4", "m2", "10.00")
     redeem("air", "r2", "m2", 70)
-    ledger.reverse_accrual(
+    ledger.execute(
         ReverseAccrual(
             partner_id="cafe", transaction_id="ret4", original_transaction_id="t4", occurred_at=DAY1
         )
     )
     accrue("shop", "t5", "m3", "100.00")
-    ledger.reverse_redemption(
+    ledger.execute(
         ReverseRedemption(
             partner_id="cafe", transaction_id="c1", original_transaction_id="r1", occurred_at=DAY1
         )
     )
-    ledger.reverse_accrual(
+    ledger.execute(
         ReverseAccrual(
             partner_id="air",
             transaction_id="ret1",
@@ -115,7 +115,7 @@ def build_coalition(ledger: Ledger, clock: ManualClock, sweep: Any = None) -> No
         if action == "sweep":
             sweep(ledger, moment)
         elif action == "adjust":
-            ledger.adjust(
+            ledger.execute(
                 Adjust(adjustment_id="adj1", member_id="m2", points=25, reason="goodwill")
             )
         else:

@@ -49,7 +49,7 @@ def test_runner_and_reads_reconnect_after_the_server_drops_them_postgres(
         assert drop_every_session(pg_url) >= 3  # the runner's, its loader's, the read pool's
         # A read retries once on a checked pool: no error at all.
         assert reads.balance(target, "m1") == before
-        ledger.adjust(Adjust(adjustment_id="after", member_id="m1", points=7, reason="x"))
+        ledger.execute(Adjust(adjustment_id="after", member_id="m1", points=7, reason="x"))
         # The runner's attempt meets a dropped connection; like the worker after any failed
         # round, it gives up every connection (its lock went with its session), and the
         # next attempt opens fresh ones and applies each event once.
@@ -62,7 +62,7 @@ def test_runner_and_reads_reconnect_after_the_server_drops_them_postgres(
         assert after is not None and after["available"] == before["available"] + 7
 
         drop_every_session(pg_url)
-        ledger.adjust(Adjust(adjustment_id="again", member_id="m1", points=3, reason="x"))
+        ledger.execute(Adjust(adjustment_id="again", member_id="m1", points=3, reason="x"))
         target.unlock_all()
         # What a `?min_position=` read runs: it heals within its own wait.
         assert ensure_applied(ledger, target, runner.head(), timeout=30)

@@ -16,7 +16,7 @@ def test_rejected_command_in_a_batch_rolls_back_its_due_events(
     ledger: Ledger, clock: ManualClock
 ) -> None:
     open_shop(ledger, "m1")
-    ledger.accrue(accrual("t1", "100", clock.now()))  # 100 points, expire 2028-02-01
+    ledger.execute(accrual("t1", "100", clock.now()))  # 100 points, expire 2028-02-01
     clock.set(clock.now().replace(year=2028, month=3))
     before = stored_events(ledger)
 
@@ -53,9 +53,9 @@ def test_cached_member_sees_writes_from_another_instance(
     second = open_ledger(settings=Settings(database_url=database_url), clock=clock)
     try:
         open_shop(first, "m1")
-        first.accrue(accrual("t1", "40", clock.now()))  # cached in `first`
-        second.accrue(accrual("t2", "25", clock.now()))  # written behind its back
-        outcome = first.redeem(redemption("r1", 65, clock.now()))
+        first.execute(accrual("t1", "40", clock.now()))  # cached in `first`
+        second.execute(accrual("t2", "25", clock.now()))  # written behind its back
+        outcome = first.execute(redemption("r1", 65, clock.now()))
         assert outcome.body["balance"] == {"available": 0, "pending": 0, "tier": "basic"}
         clock.advance(timedelta(seconds=1))
         assert second.member("m1").available == 0

@@ -126,7 +126,7 @@ def test_two_runners_one_works_the_other_takes_over_postgres(
         assert "projection runner active" not in (tmp_path / "second.log").read_text()
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        ledger.adjust(_adjustment())
+        ledger.execute(_adjustment())
         head = _head(pg_url)
         started = time.monotonic()
         _until(lambda: _position(pg_url) == head, 30, "the standby runner to take over")

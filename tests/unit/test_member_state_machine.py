@@ -111,7 +111,7 @@ class MemberLedger(RuleBasedStateMachine):
     def accrue(self, amount: Decimal, pending_days: int | None, bonus: int) -> None:
         multiplier = MULTIPLIERS[self.probe().tier]
         tx = self.next_tx("a")
-        outcome = self.ledger.accrue(
+        outcome = self.ledger.execute(
             accrual(tx, str(amount), self.clock.now(), pending_days=pending_days, bonus=bonus)
         )
         expected = int((amount * multiplier).to_integral_value(ROUND_FLOOR)) + bonus
@@ -123,7 +123,7 @@ class MemberLedger(RuleBasedStateMachine):
         enough = points <= self.probe().available
         tx = self.next_tx("r")
         command = redemption(tx, points, self.clock.now())
-        self.expect(None if enough else InsufficientPoints, lambda: self.ledger.redeem(command))
+        self.expect(None if enough else InsufficientPoints, lambda: self.ledger.execute(command))
         if enough:
             self.redemptions.append(tx)
             assert self.ledger.member("m1").available >= 0
@@ -146,7 +146,7 @@ class MemberLedger(RuleBasedStateMachine):
         command = ReverseAccrual(
             "shop", self.next_tx("x"), original, self.clock.now(), refund_amount=refund
         )
-        self.expect(error, lambda: self.ledger.reverse_accrual(command))
+        self.expect(error, lambda: self.ledger.execute(command))
 
     @precondition(lambda self: bool(self.redemptions))
     @rule(data=st.data())
@@ -156,7 +156,7 @@ class MemberLedger(RuleBasedStateMachine):
         assert record is not None
         command = ReverseRedemption("shop", self.next_tx("x"), original, self.clock.now())
         error = AlreadyReversed if record.reversed else None
-        self.expect(error, lambda: self.ledger.reverse_redemption(command))
+        self.expect(error, lambda: self.ledger.execute(command))
 
     @rule(
         points=st.integers(-3000, 3000).filter(lambda p: p != 0),
@@ -171,7 +171,7 @@ class MemberLedger(RuleBasedStateMachine):
             reason="test",
             allow_debt=allow_debt,
         )
-        self.expect(InsufficientPoints if refused else None, lambda: self.ledger.adjust(command))
+        self.expect(InsufficientPoints if refused else None, lambda: self.ledger.execute(command))
 
     @rule(
         seconds=st.one_of(
