@@ -81,7 +81,7 @@ MEMBER_STATUS_COMMANDS: dict[str, type[SuspendMember | ReactivateMember]] = {
 }
 
 T = TypeVar("T")
-C = TypeVar("C", bound=Command)
+F = TypeVar("F", bound=Callable[..., Any])
 Body = dict[str, Any]
 _KEY_RECORDED: type[Any] = TransactionKey.TransactionRecorded  # type: ignore[attr-defined]
 
@@ -126,15 +126,11 @@ Handler = Callable[[Any, UnitOfWork, datetime, Any], "Body | Handled"]
 HANDLERS: dict[type[Command], Handler] = {}
 
 
-def handles(
-    command_class: type[C],
-) -> Callable[
-    [Callable[[Any, UnitOfWork, datetime, C], T]], Callable[[Any, UnitOfWork, datetime, C], T]
-]:
-    def register(
-        method: Callable[[Any, UnitOfWork, datetime, C], T],
-    ) -> Callable[[Any, UnitOfWork, datetime, C], T]:
-        HANDLERS[command_class] = cast(Handler, method)
+def handles(command_class: type[Command]) -> Callable[[F], F]:
+    """Make the decorated method the handler of `command_class`."""
+
+    def register(method: F) -> F:
+        HANDLERS[command_class] = method
         return method
 
     return register
