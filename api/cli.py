@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import sys
@@ -148,6 +149,8 @@ def migrate_command(ctx: click.Context) -> None:
 @main.group()
 def keys() -> None:
     """API keys."""
+    # Each key command prints what it did; the ledger's command log line would repeat it.
+    logging.getLogger("ledger.commands").setLevel(logging.WARNING)
 
 
 @keys.command("create")
