@@ -127,10 +127,12 @@ def test_restart_under_accruals_heals_projections_and_reads_postgres(
             assert gauges[f"ledger_projection_position{label}"] == head
             assert gauges[f"ledger_projection_lag_events{label}"] == 0
             assert gauges[f"ledger_projection_lag_seconds{label}"] == 0
-        # The restart is in the failure count of both groups (the HTTP worker aggregates the
-        # background process's and its helper's counters).
-        assert gauges['ledger_projection_failures_total{group="members"}'] >= 1
-        assert gauges['ledger_projection_failures_total{group="finance"}'] >= 1
+        # The restart is in the failure count (the HTTP worker aggregates the background
+        # process's and its helper's counters). Not necessarily in every group's: a group
+        # whose reads were retried until the server was back had nothing to count.
+        counted = "ledger_projection_failures_total{"
+        failures = [v for k, v in gauges.items() if k.startswith(counted)]
+        assert sum(failures) >= 1, failures
         assert served.stop() == 0
     finally:
         served.close()
