@@ -20,7 +20,6 @@ from ledger.application import Ledger
 from ledger.clock import Clock
 from ledger.config import Settings
 from ledger.infrastructure.group_execution import GroupExecutor
-from projections.eventlog import open_ledger
 
 INTRODUCTION = """Event-sourced points ledger for coalition loyalty schemes.
 
@@ -84,7 +83,7 @@ def create_app(
     )
     app.extensions["settings"] = settings
     app.extensions["ledger"] = ledger or LazyLedger(
-        settings, lambda: open_ledger(settings=settings, clock=clock)
+        settings, lambda: Ledger(settings=settings, clock=clock)
     )
     # Concurrent partner writes in this process run as one batch
     # (ledger/infrastructure/group_execution.py).

@@ -79,12 +79,10 @@ def require_existing_database(settings: Settings) -> None:
 
 @contextmanager
 def opened_ledger(ctx: click.Context) -> Iterator[Ledger]:
-    from projections.eventlog import open_ledger
-
     settings = settings_of(ctx)
     require_existing_database(settings)
     configure_logging(settings)
-    ledger = open_ledger(settings=settings)
+    ledger = Ledger(settings=settings)
     try:
         yield ledger
     except LedgerError as error:

@@ -36,7 +36,6 @@ from gunicorn.workers.base import Worker
 from ledger.application import Ledger
 from ledger.config import Settings
 from projections import lifeline
-from projections.eventlog import open_ledger
 from projections.sweeps import run_sweep
 from projections.worker import ProjectionWorker
 
@@ -93,7 +92,7 @@ class BackgroundWork:
 
     def start(self) -> None:
         # One ledger for both: opening several at once races on creating the tables.
-        self.ledger = open_ledger(settings=self.settings)
+        self.ledger = Ledger(settings=self.settings)
         self.worker = ProjectionWorker(self.settings, ledger=self.ledger)
         self.worker.start()
         self.sweeper = PeriodicSweep(self.ledger, self.settings.sweep_interval_seconds)
@@ -314,7 +313,7 @@ def prepare_database(settings: Settings) -> str | None:
 
     if settings.create_tables:  # else the schema belongs to `loyalty-ledger migrate`
         migrate(settings)
-    ledger = open_ledger(settings=settings)
+    ledger = Ledger(settings=settings)
     try:
         return ensure_admin_key(ledger)
     finally:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from api.app import create_app
 from bench.common import fresh_database
+from ledger.application import Ledger
 from ledger.commands import Enroll
 from ledger.config import Settings
 from ledger.partner import PartnerTerms
-from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 
@@ -53,7 +53,7 @@ def measure(backend: str, seconds: float) -> tuple[float, float]:
     """(µs per authenticate, balance reads per second) on a fresh database."""
     with _database(backend) as url:
         settings = Settings(database_url=url, log_level="WARNING")
-        ledger = open_ledger(settings=settings)
+        ledger = Ledger(settings=settings)
         try:
             ledger.register_partner(
                 PartnerTerms(

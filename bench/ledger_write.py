@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from bench.common import Figure, fresh_database, percentile
 from bench.cpu import measured
+from ledger.application import Ledger
 from ledger.commands import Accrue, Enroll
 from ledger.config import Settings
 from ledger.partner import PartnerTerms
-from projections.eventlog import open_ledger
 
 PARTNER = PartnerTerms(
     "bench-shop", "Bench Shop", "EUR", Decimal("1"), Decimal("0.01"), Decimal("0.008"), 0
@@ -31,7 +31,7 @@ def _accrue(member: str, n: int) -> Accrue:
 
 
 def batch_throughput(url: str, members: int = 1000, per_member: int = 10) -> Figure:
-    ledger = open_ledger(settings=Settings(database_url=url))
+    ledger = Ledger(settings=Settings(database_url=url))
     ledger.register_partner(PARTNER)
     ledger.execute_batch([Enroll(member_id=f"bm{i}") for i in range(members)])
     commands = [_accrue(f"bm{i % members}", i) for i in range(members * per_member)]
@@ -54,7 +54,7 @@ def latencies_with_history(
 
     The members' accruals take turns, so a change in the machine's speed (which moves a lot
     here from one minute to the next) weighs on every member alike."""
-    ledger = open_ledger(settings=Settings(database_url=url))
+    ledger = Ledger(settings=Settings(database_url=url))
     ledger.register_partner(PARTNER)
     for history in histories:
         member = f"hist{history}"

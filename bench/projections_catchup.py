@@ -40,7 +40,6 @@ from ledger.config import Settings  # noqa: E402
 from ledger.member import Member  # noqa: E402
 from ledger.partner import PartnerTerms  # noqa: E402
 from ledger.program import ProgramRules  # noqa: E402
-from projections.eventlog import open_ledger  # noqa: E402
 from projections.worker import ProjectionWorker  # noqa: E402
 
 ADMIN_URL = "postgresql://root@127.0.0.1:5432/postgres"
@@ -142,7 +141,7 @@ def generate(
 
 def catch_up(url: str) -> dict[str, float]:
     settings = Settings(database_url=url)
-    ledger = open_ledger(settings=settings)
+    ledger = Ledger(settings=settings)
     worker = ProjectionWorker(settings, ledger)
     head = int(worker.status()[0]["head"])
     backends = _BackendWatch(url.rsplit("/", 1)[1])
@@ -223,7 +222,7 @@ def run(events: int, url: str | None = None) -> dict[str, float]:
     try:
         settings = Settings(database_url=url)
         migrate(settings)
-        ledger = open_ledger(settings=settings)
+        ledger = Ledger(settings=settings)
         started = time.perf_counter()
         stored = generate(ledger, events)
         print(

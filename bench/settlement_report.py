@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from api.migrate import migrate  # noqa: E402
 from bench.common import fresh_database  # noqa: E402
 from bench.projections_catchup import generate  # noqa: E402
+from ledger.application import Ledger  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from projections import reads  # noqa: E402
-from projections.eventlog import open_ledger  # noqa: E402
 from projections.runner import ProjectionRunner  # noqa: E402
 from projections.store import Target, open_target  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
     with database(args.sqlite) as url:
         settings = Settings(database_url=url)
         migrate(settings)
-        ledger = open_ledger(settings=settings)
+        ledger = Ledger(settings=settings)
         target = open_target(settings)
         try:
             # About 8 steps per member: spread the events' steps over the year.

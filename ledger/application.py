@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from cachetools import LRUCache
@@ -54,8 +54,9 @@ from ledger.infrastructure.collector import collector_paused
 from ledger.infrastructure.command_log import log_command
 from ledger.infrastructure.events import create
 from ledger.infrastructure.group_commit import GroupCommitter
+from ledger.infrastructure.store_reads import StoreReads, store_reads_for
 from ledger.infrastructure.transcoder import DateAsISO, OrjsonTranscoder
-from ledger.infrastructure.unit_of_work import BulkEventReader, OperationMark, UnitOfWork
+from ledger.infrastructure.unit_of_work import OperationMark, UnitOfWork
 from ledger.member import (
     AccrualReversed,
     Member,
@@ -84,14 +85,6 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 Body = dict[str, Any]
 _KEY_RECORDED: type[Any] = TransactionKey.TransactionRecorded  # type: ignore[attr-defined]
-
-
-class LogPositions(Protocol):
-    """Finds the log position of a stored event (the store's concern, not the ledger's)."""
-
-    def position_of(self, originator_id: UUID, originator_version: int) -> int | None: ...
-
-    def version_of(self, originator_id: UUID) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -160,9 +153,6 @@ class Ledger(Application[UUID]):
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.clock: Clock = clock or SystemClock()
-        # The store's reads the library lacks; wired by projections.eventlog.open_ledger.
-        self.positions: LogPositions | None = None
-        self.bulk: BulkEventReader | None = None
         self.cache = (
             AggregateCache(self.settings.aggregate_cache_size)
             if self.settings.aggregate_cache_size > 0
@@ -177,6 +167,7 @@ class Ledger(Application[UUID]):
         # Called with the domain events of every successful save (metrics hook in from api/).
         self.save_observers: list[Callable[[Sequence[Any]], None]] = []
         super().__init__(env={**self.settings.persistence_env(), **(env or {})})
+        self.store_reads: StoreReads = store_reads_for(self.recorder)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         if all(isinstance(obj, DomainEvent) for obj in objs):
@@ -293,7 +284,7 @@ class Ledger(Application[UUID]):
         ]
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self, self.cache, self.bulk)
+        return UnitOfWork(self, self.cache, self.store_reads)
 
     def handle(self, uow: UnitOfWork, now: datetime, command: Command) -> Handled:
         """Run one command in `uow`: a retry answers from its transaction key, anything else
@@ -354,8 +345,8 @@ class Ledger(Application[UUID]):
         if anchor is None:
             return None
         position = positions.get(anchor)
-        if position is None and self.positions is not None:
-            position = self.positions.position_of(*anchor)
+        if position is None:
+            position = self.store_reads.position_of(*anchor)
         return position
 
     # ------------------------------------------------------------------------- reading
@@ -445,21 +436,18 @@ class Ledger(Application[UUID]):
         Checked against the shared event store on every call: once a revocation is saved,
         every process on every host refuses the key at its next request."""
         aggregate_id = ids.api_key_id(key_id_for(token))
-        if self.positions is None:
+        # A revocation is an event, so it moves the key's version: one index probe per
+        # request learns of it, and the key's events are decoded only when it moved.
+        version = self.store_reads.version_of(aggregate_id)
+        with self._keys_lock:
+            key = self._keys.get(aggregate_id)
+        if version is None:
+            key = None
+        elif key is None or key.version != version:
             key = self._get(aggregate_id, ApiKey)
-        else:
-            # A revocation is an event, so it moves the key's version: one index probe per
-            # request learns of it, and the key's events are decoded only when it moved.
-            version = self.positions.version_of(aggregate_id)
-            with self._keys_lock:
-                key = self._keys.get(aggregate_id)
-            if version is None:
-                key = None
-            elif key is None or key.version != version:
-                key = self._get(aggregate_id, ApiKey)
-                if key is not None:
-                    with self._keys_lock:
-                        self._keys[aggregate_id] = key
+            if key is not None:
+                with self._keys_lock:
+                    self._keys[aggregate_id] = key
         return key if key is not None and key.matches(token) else None
 
     def api_keys(self) -> Iterator[ApiKey]:

@@ -1,22 +1,21 @@
-"""Direct reads of the ledger's event table that the library's API does not offer."""
+"""The read side's direct reads of the event table, which the library's API does not offer.
+
+The write side's own reads (log positions, versions, prefetch) are in
+`ledger/infrastructure/store_reads.py`."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
+from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 
 from ledger.application import Ledger
-
-# Up to this many aggregates a prefetch looks each one up (see `EventLog.select_after`).
-FEW_AGGREGATES = 200
+from ledger.infrastructure.store_reads import retried
 
 
 class LoggedEvent(NamedTuple):
@@ -28,131 +27,14 @@ class LoggedEvent(NamedTuple):
 
 
 _logged_event = functools.partial(tuple.__new__, LoggedEvent)
-_retry = retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def retried(read: F) -> F:
-    """As the library's own reads: a pooled connection the server dropped (a restart) fails
-    its first use and is discarded, so the call is tried again, on another."""
-    return cast(F, _retry(read))
 
 
 class EventLog:
-    """Positions of stored events, by originator: for idempotent replays and audit listings."""
+    """The log as the read side follows it: pages of events, rows as stored, one stream."""
 
     def __init__(self, ledger: Ledger) -> None:
         recorder: Any = ledger.recorder  # typed by backend at each use
         self.recorder = recorder
-        # PostgreSQL's prefetch statements (`select_after`): a lookup per aggregate for a few,
-        # one join for many. OFFSET 0 keeps the lateral subquery from being flattened into
-        # a join.
-        events = recorder.events_table_name
-        selected = "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-        in_order = " ORDER BY e.originator_id, e.originator_version"
-        self._few_after = (
-            f"{selected}FROM unnest(%b::uuid[], %b::int[]) AS k(id, v) CROSS JOIN LATERAL ("
-            f"SELECT * FROM {events} x "
-            f"WHERE x.originator_id = k.id AND x.originator_version > k.v OFFSET 0) e{in_order}"
-        )
-        self._many_after = (
-            f"{selected}FROM {events} e JOIN unnest(%b::uuid[], %b::int[]) AS k(id, v) "
-            f"ON e.originator_id = k.id AND e.originator_version > k.v{in_order}"
-        )
-
-    @retried
-    def position_of(self, originator_id: UUID, originator_version: int) -> int | None:
-        if isinstance(self.recorder, PostgresApplicationRecorder):
-            statement = (
-                f"SELECT notification_id FROM {self.recorder.events_table_name} "
-                "WHERE originator_id = %s AND originator_version = %s"
-            )
-            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, (originator_id, originator_version))
-                row = curs.fetchone()
-                return int(row["notification_id"]) if row else None
-        assert isinstance(self.recorder, SQLiteApplicationRecorder)
-        statement = (
-            f"SELECT rowid FROM {self.recorder.events_table_name} "
-            "WHERE originator_id = ? AND originator_version = ?"
-        )
-        with self.recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, (originator_id.hex, originator_version))
-            row = curs.fetchone()
-            return int(row[0]) if row else None
-
-    @retried
-    def version_of(self, originator_id: UUID) -> int | None:
-        """The version of an aggregate's latest stored event (one primary-key index probe)."""
-        if isinstance(self.recorder, PostgresApplicationRecorder):
-            statement = (
-                f"SELECT max(originator_version) AS version FROM {self.recorder.events_table_name} "
-                "WHERE originator_id = %s"
-            )
-            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, (originator_id,))
-                row = curs.fetchone()
-                return None if row is None or row["version"] is None else int(row["version"])
-        assert isinstance(self.recorder, SQLiteApplicationRecorder)
-        statement = (
-            f"SELECT max(originator_version) FROM {self.recorder.events_table_name} "
-            "WHERE originator_id = ?"
-        )
-        with self.recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, (originator_id.hex,))
-            row = curs.fetchone()
-            return None if row is None or row[0] is None else int(row[0])
-
-    @retried
-    def select_after(self, versions: dict[UUID, int]) -> list[StoredEvent]:
-        """Events of many aggregates, each after a given version, in one query."""
-        if not versions:
-            return []
-        if isinstance(self.recorder, PostgresApplicationRecorder):
-            # A few aggregates (a command, a group of concurrent requests): one index lookup
-            # each, whatever the planner knows. Joined plainly, a young events table (never
-            # analysed) was read whole for every prefetch, a hash join over a sequential
-            # scan: 2.5 ms a call at 10,000 events, growing with the log. Many aggregates (a
-            # batch chunk): the plain join, which costs PostgreSQL 35 µs less per accrual
-            # there than a lookup each (bench.ledger_write, back to back).
-            statement = self._few_after if len(versions) <= FEW_AGGREGATES else self._many_after
-            with self.recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, (list(versions), list(versions.values())))
-                return [
-                    StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    )
-                    for row in curs.fetchall()
-                ]
-        assert isinstance(self.recorder, SQLiteApplicationRecorder)
-        found: list[StoredEvent] = []
-        items = list(versions.items())
-        with self.recorder.datastore.transaction(commit=False) as curs:
-            for start in range(0, len(items), 400):
-                chunk = items[start : start + 400]
-                where = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(chunk))
-                params: list[Any] = []
-                for aggregate_id, version in chunk:
-                    params += [aggregate_id.hex, version]
-                curs.execute(
-                    "SELECT originator_id, originator_version, topic, state "
-                    f"FROM {self.recorder.events_table_name} WHERE {where} "
-                    "ORDER BY originator_id, originator_version",
-                    params,
-                )
-                found += [
-                    StoredEvent(
-                        originator_id=UUID(row[0]),
-                        originator_version=row[1],
-                        topic=row[2],
-                        state=bytes(row[3]),
-                    )
-                    for row in curs.fetchall()
-                ]
-        return found
 
     @retried
     def read(self, start: int, limit: int, stop: int | None = None) -> list[LoggedEvent]:
@@ -258,12 +140,3 @@ class EventLog:
 def stored_bytes(state: Any) -> Any:
     # A tampered row's state may be null: the auditor's listing still shows the row.
     return None if state is None else bytes(state)
-
-
-def open_ledger(**kwargs: Any) -> Ledger:
-    """A ledger wired with the store reads it needs: replay positions and bulk loading."""
-    ledger = Ledger(**kwargs)
-    log = EventLog(ledger)
-    ledger.positions = log
-    ledger.bulk = log
-    return ledger

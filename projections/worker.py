@@ -41,7 +41,6 @@ from ledger.config import Settings
 from ledger.infrastructure import json_logging
 from projections import lifeline
 from projections.definitions import GROUPS
-from projections.eventlog import open_ledger
 from projections.health import Failures, status
 from projections.runner import ProjectionRunner
 from projections.store import open_target
@@ -112,7 +111,7 @@ class ProjectionWorker:
 
     def _open(self) -> ProjectionRunner:
         if self._runner is None:
-            ledger = self._ledger or open_ledger(settings=self.settings)
+            ledger = self._ledger or Ledger(settings=self.settings)
             self._ledger = ledger
             target = open_target(self.settings)
             target.ensure_schema()

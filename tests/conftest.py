@@ -20,7 +20,6 @@ import pytest
 from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.config import Settings
-from projections.eventlog import open_ledger
 
 PG_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres"
@@ -99,6 +98,6 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def ledger(database_url: str, clock: ManualClock) -> Iterator[Ledger]:
-    app = open_ledger(settings=Settings(database_url=database_url), clock=clock)
+    app = Ledger(settings=Settings(database_url=database_url), clock=clock)
     yield app
     app.close()

@@ -13,7 +13,7 @@ from api.lazy_ledger import check_reachable
 from api.migrate import unapplied_migration_ids
 from api.problems import Problem
 from api.read_schemas import StatusSchema
-from projections.eventlog import retried
+from ledger.infrastructure.store_reads import retried
 
 blp = Blueprint("operations", __name__, description="Liveness, readiness and metrics (no auth)")
 

@@ -26,7 +26,6 @@ from api.fields import Timestamp, utc_text
 from api.problems import Problem
 from api.writes import current_ledger
 from projections import reads
-from projections.eventlog import EventLog
 from projections.runner import ensure_applied
 from projections.store import Target, open_target
 
@@ -167,7 +166,7 @@ def balance(args: dict[str, Any], member_id: str) -> Any:
         state = ledger.member_as_of(member_id, as_of)
         if state is None:
             raise not_found(f"member {member_id} as of {utc_text(as_of)}")
-        position = EventLog(ledger).position_of(state.id, state.version)
+        position = ledger.store_reads.position_of(state.id, state.version)
         return jsonable({**state.full_balance(), "as_of": as_of, "position": position})
     found = reads.balance(consistent(args.get("min_position")), member_id)
     if found is None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api.metrics import PROJECTIONS
-from projections.eventlog import open_ledger
+from ledger.application import Ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 from tests.api.ops_helpers import deploy, samples
@@ -81,7 +81,7 @@ def test_projection_gauges_are_read_from_the_database(database_url: str) -> None
     client, partner = deployment.client, deployment.partner
     assert client.post("/v1/members", json={"member_id": "m-1"}, headers=partner).status_code == 201
     settings = deployment.app.extensions["settings"]
-    ledger, target = open_ledger(settings=settings), open_target(settings)
+    ledger, target = Ledger(settings=settings), open_target(settings)
     try:
         runner = ProjectionRunner(ledger, target)
         head = runner.catch_up()

@@ -9,14 +9,13 @@ from contextlib import contextmanager
 from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.config import Settings
-from projections.eventlog import open_ledger
 
 
 @contextmanager
 def two_processes(settings: Settings, clock: ManualClock) -> Iterator[tuple[Ledger, Ledger]]:
     """Two ledgers on one database, each with its own loaded keys, as two processes would be."""
-    here = open_ledger(settings=settings, clock=clock)
-    there = open_ledger(settings=settings, clock=clock)
+    here = Ledger(settings=settings, clock=clock)
+    there = Ledger(settings=settings, clock=clock)
     try:
         yield here, there
     finally:
@@ -40,18 +39,3 @@ def test_a_revocation_is_seen_by_another_process_at_its_next_request(
         assert there.authenticate(token) is None
         assert there.authenticate(other_token) is not None
         assert there.authenticate("llk_not-a-key") is None
-
-
-def test_a_ledger_without_the_store_reads_loads_the_key_every_time(
-    database_url: str, clock: ManualClock
-) -> None:
-    settings = Settings(database_url=database_url)
-    with two_processes(settings, clock) as (here, _):
-        bare = Ledger(settings=settings, clock=clock)
-        try:
-            token, key = here.issue_key("finance", None, "finance desk")
-            assert bare.authenticate(token) is not None
-            here.revoke_key(key.key_id)
-            assert bare.authenticate(token) is None
-        finally:
-            bare.close()

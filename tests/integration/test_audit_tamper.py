@@ -26,12 +26,12 @@ from flask.testing import FlaskClient
 
 from api.app import create_app
 from api.migrate import migrate
+from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.commands import Adjust
 from ledger.config import Settings, database_backend, sqlite_path
 from projections.audit import verify
 from projections.definitions import ALL
-from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 from tests.integration.test_projections import build_coalition
@@ -181,7 +181,7 @@ def recorded(database_url: str, clock: ManualClock) -> Iterator[str]:
     """The coalition's history, fully projected (the projection tables hold its hashes)."""
     settings = Settings(database_url=database_url)
     migrate(settings)
-    ledger = open_ledger(settings=settings, clock=clock)
+    ledger = Ledger(settings=settings, clock=clock)
     target = open_target(settings)
     try:
         build_coalition(ledger, clock)
@@ -286,7 +286,7 @@ def test_verify_checks_the_whole_log_when_the_projections_are_behind(
 ) -> None:
     settings = Settings(database_url=database_url)
     migrate(settings)
-    ledger = open_ledger(settings=settings, clock=clock)
+    ledger = Ledger(settings=settings, clock=clock)
     target = open_target(settings)
     try:
         build_coalition(ledger, clock)
@@ -333,7 +333,7 @@ def test_an_upgraded_database_rebuilds_its_chain_and_verifies(
 ) -> None:
     settings = Settings(database_url=database_url)
     migrate(settings)
-    ledger = open_ledger(settings=settings, clock=clock)
+    ledger = Ledger(settings=settings, clock=clock)
     try:
         build_coalition(ledger, clock)
         target = open_target(settings)
@@ -374,8 +374,8 @@ def test_verify_of_a_ledger_in_use_is_ok(recorded: str, clock: ManualClock) -> N
     stop = threading.Event()
     written: list[int] = []
     # Opened here, one after the other: two ledgers opening at once race on their DDL.
-    writing, writing_to = open_ledger(settings=settings, clock=clock), open_target(settings)
-    ledger, target = open_ledger(settings=settings, clock=clock), open_target(settings)
+    writing, writing_to = Ledger(settings=settings, clock=clock), open_target(settings)
+    ledger, target = Ledger(settings=settings, clock=clock), open_target(settings)
 
     def keep_writing() -> None:
         runner = ProjectionRunner(writing, writing_to)

@@ -15,7 +15,6 @@ from ledger.application import Ledger, Outcome
 from ledger.clock import ManualClock
 from ledger.config import Settings
 from ledger.errors import InsufficientPoints
-from projections.eventlog import open_ledger
 from tests.integration.ledger_helpers import accrual, open_shop, redemption
 from tests.unit.member_helpers import T0
 
@@ -26,8 +25,8 @@ R = TypeVar("R")
 
 @pytest.fixture
 def two_ledgers(pg_url: str, clock: ManualClock) -> Iterator[tuple[Ledger, Ledger]]:
-    first = open_ledger(settings=Settings(database_url=pg_url), clock=clock)
-    second = open_ledger(settings=Settings(database_url=pg_url), clock=clock)
+    first = Ledger(settings=Settings(database_url=pg_url), clock=clock)
+    second = Ledger(settings=Settings(database_url=pg_url), clock=clock)
     yield first, second
     first.close()
     second.close()

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from api.migrate import migrate, migration_ids
+from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.partner import PartnerTerms
-from projections.eventlog import open_ledger
 
 MIGRATE_IN_SUBPROCESS = (
     "import sys; from api.migrate import migrate; from ledger.config import Settings; "
@@ -25,7 +25,7 @@ TERMS = PartnerTerms("p1", "P", "EUR", Decimal("1"), Decimal("0.01"), Decimal("0
 
 
 def _insert_one_event(url: str) -> None:
-    ledger = open_ledger(settings=Settings(database_url=url, create_tables=False))
+    ledger = Ledger(settings=Settings(database_url=url, create_tables=False))
     try:
         ledger.register_partner(TERMS)
     finally:
@@ -57,7 +57,7 @@ def test_two_concurrent_migrate_processes_apply_each_migration_once(database_url
 
 def test_service_works_when_tables_pre_exist(database_url: str) -> None:
     migrate(Settings(database_url=database_url))
-    ledger = open_ledger(settings=Settings(database_url=database_url))  # library creates too
+    ledger = Ledger(settings=Settings(database_url=database_url))  # library creates too
     try:
         assert ledger.register_partner(TERMS).position == 1
     finally:
@@ -124,7 +124,7 @@ def test_postgres_ledger_app_holds_only_insert_and_select_on_events(migrated_pg:
 
 def test_postgres_service_role_appends_reads_and_nothing_else(service_login_url: str) -> None:
     _insert_one_event(service_login_url)
-    ledger = open_ledger(settings=Settings(database_url=service_login_url, create_tables=False))
+    ledger = Ledger(settings=Settings(database_url=service_login_url, create_tables=False))
     try:
         assert ledger.register_partner(TERMS).replayed
     finally:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.migrate import migrate
+from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.commands import Accrue, Adjust, Enroll, Redeem, ReverseAccrual, ReverseRedemption
 from ledger.config import Settings
@@ -19,7 +20,6 @@ from ledger.errors import LedgerError
 from ledger.ids import member_id as member_uuid
 from projections import reads
 from projections.audit import verify
-from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 from tests.conftest import START
@@ -52,7 +52,7 @@ def test_projections_equal_a_fresh_replay(ops: list[tuple[object, ...]], batch: 
         config = Settings(database_url=f"sqlite:///{Path(folder) / 'ledger.sqlite'}")
         migrate(config)
         clock = ManualClock(START)
-        ledger = open_ledger(settings=config, clock=clock)
+        ledger = Ledger(settings=config, clock=clock)
         target = open_target(config)
         runner = ProjectionRunner(ledger, target)
         try:

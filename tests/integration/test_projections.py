@@ -28,7 +28,7 @@ from ledger.ids import member_id as member_uuid
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules
 from projections import reads
-from projections.eventlog import LoggedEvent, open_ledger
+from projections.eventlog import LoggedEvent
 from projections.runner import ProjectionRunner
 from projections.store import Target, open_target
 from projections.sweeps import run_sweep
@@ -363,8 +363,8 @@ def _commit_batch(runner: ProjectionRunner, logged: list[LoggedEvent], old: int)
     return runner.target.commit_batch(upserts, inserts, lane.names, old, end, merges)
 
 
-def test_open_ledger_settings_round_trip(database_url: str, clock: ManualClock) -> None:
-    app = open_ledger(settings=Settings(database_url=database_url), clock=clock)
+def test_ledger_settings_round_trip(database_url: str, clock: ManualClock) -> None:
+    app = Ledger(settings=Settings(database_url=database_url), clock=clock)
     try:
         target = open_target(app.settings)
         target.ensure_schema()

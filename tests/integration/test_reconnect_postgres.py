@@ -7,11 +7,11 @@ import psycopg
 import pytest
 
 from api.migrate import migrate
+from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.commands import Adjust
 from ledger.config import Settings
 from projections import reads
-from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner, ensure_applied
 from projections.store import CONNECTION_ERRORS, open_target
 from tests.api.ops_helpers import deploy
@@ -36,7 +36,7 @@ def test_runner_and_reads_reconnect_after_the_server_drops_them_postgres(
 ) -> None:
     settings = Settings(database_url=pg_url)
     migrate(settings)
-    ledger = open_ledger(settings=settings, clock=clock)
+    ledger = Ledger(settings=settings, clock=clock)
     target = open_target(settings)
     try:
         build_coalition(ledger, clock)
@@ -83,7 +83,7 @@ def test_http_reads_answer_after_the_server_drops_every_connection_postgres(
     assert written.status_code == 201
     position = written.get_json()["position"]
     settings = deployment.app.extensions["settings"]
-    ledger, target = open_ledger(settings=settings), open_target(settings)
+    ledger, target = Ledger(settings=settings), open_target(settings)
     try:
         ProjectionRunner(ledger, target).catch_up()
     finally:

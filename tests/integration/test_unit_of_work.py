@@ -8,7 +8,6 @@ from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.config import Settings
 from ledger.errors import InsufficientPoints
-from projections.eventlog import open_ledger
 from tests.integration.ledger_helpers import accrual, open_shop, redemption, stored_events
 
 
@@ -49,8 +48,8 @@ def test_rejected_command_in_a_batch_rolls_back_its_due_events(
 def test_cached_member_sees_writes_from_another_instance(
     database_url: str, clock: ManualClock
 ) -> None:
-    first = open_ledger(settings=Settings(database_url=database_url), clock=clock)
-    second = open_ledger(settings=Settings(database_url=database_url), clock=clock)
+    first = Ledger(settings=Settings(database_url=database_url), clock=clock)
+    second = Ledger(settings=Settings(database_url=database_url), clock=clock)
     try:
         open_shop(first, "m1")
         first.execute(accrual("t1", "40", clock.now()))  # cached in `first`

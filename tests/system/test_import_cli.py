@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 
 from api.cli import main
 from api.migrate import migrate
+from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.partner import PartnerTerms
-from projections.eventlog import open_ledger
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def cli(database_url: str) -> Iterator[Any]:
 
 @pytest.fixture
 def shop(database_url: str) -> str:
-    ledger = open_ledger(settings=Settings(database_url=database_url))
+    ledger = Ledger(settings=Settings(database_url=database_url))
     ledger.register_partner(
         PartnerTerms("shop", "Shop", "EUR", Decimal("1"), Decimal("0.01"), Decimal("0.008"), 0)
     )
@@ -145,7 +145,7 @@ def test_keys_create_prints_a_working_key(cli: Any, shop: str, database_url: str
     run = cli("keys", "create", "--role", "partner", "--partner", shop, "--name", "till")
     assert run.exit_code == 0, run.output
     token = run.stdout.strip().splitlines()[0]
-    ledger = open_ledger(settings=Settings(database_url=database_url))
+    ledger = Ledger(settings=Settings(database_url=database_url))
     try:
         key = ledger.authenticate(token)
         assert key is not None and key.role == "partner" and key.partner_id == shop

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from ledger.application import Ledger
 from ledger.config import Settings
 from projections.definitions import ALL, GROUPS
-from projections.eventlog import open_ledger
 from tests.system.serve_support import Served, accrual, partner, serve, wait_until
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def _failures(served: Served) -> list[dict[str, Any]]:
 
 
 def _head(served: Served) -> int:
-    ledger = open_ledger(settings=Settings(database_url=served.url))
+    ledger = Ledger(settings=Settings(database_url=served.url))
     try:
         return int(ledger.recorder.max_notification_id() or 0)
     finally:

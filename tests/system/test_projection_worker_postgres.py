@@ -17,10 +17,10 @@ import psycopg
 import pytest
 
 from api.migrate import migrate
+from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.config import Settings
 from projections.definitions import TABLES
-from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 from tests.integration.test_projections import build_coalition
@@ -83,7 +83,7 @@ def _snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
 def big_log(pg_url: str) -> Iterator[str]:
     settings = Settings(database_url=pg_url)
     migrate(settings)
-    ledger = open_ledger(settings=settings)
+    ledger = Ledger(settings=settings)
     _bench().generate(ledger, 30_000)
     ledger.close()
     yield pg_url
@@ -118,7 +118,7 @@ def test_two_runners_one_works_the_other_takes_over_postgres(
         "the first runner to become active",
     )
     second = _cli(pg_url, "project", log=tmp_path / "second.log")
-    ledger = open_ledger(settings=settings, clock=clock)
+    ledger = Ledger(settings=settings, clock=clock)
     try:
         build_coalition(ledger, clock)
         head = _head(pg_url)
@@ -138,7 +138,7 @@ def test_two_runners_one_works_the_other_takes_over_postgres(
             process.kill()
             process.wait(10)
     target = open_target(settings)
-    check = open_ledger(settings=settings)
+    check = Ledger(settings=settings)
     try:
         from projections.audit import verify
 
@@ -159,7 +159,7 @@ def test_audit_verify_finds_the_first_tampered_event_postgres(
 ) -> None:
     settings = Settings(database_url=pg_url)
     migrate(settings)
-    ledger = open_ledger(settings=settings, clock=clock)
+    ledger = Ledger(settings=settings, clock=clock)
     build_coalition(ledger, clock)
     target = open_target(settings)
     ProjectionRunner(ledger, target).catch_up()

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from ledger.application import Ledger
 from projections.definitions import ALL
-from projections.eventlog import open_ledger
 from projections.runner import ProjectionRunner
 from projections.store import open_target
 from tests.api.ops_helpers import deploy
@@ -148,7 +148,7 @@ def test_reads_answer_503_while_the_database_is_down_then_heal_postgres(
     client, admin = deployment.client, deployment.admin
     assert client.post("/v1/members", json={"member_id": "m1"}, headers=admin).status_code == 201
     settings = deployment.app.extensions["settings"]
-    ledger, target = open_ledger(settings=settings), open_target(settings)
+    ledger, target = Ledger(settings=settings), open_target(settings)
     try:
         ProjectionRunner(ledger, target).catch_up()
     finally:

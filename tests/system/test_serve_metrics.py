@@ -11,9 +11,9 @@ from pathlib import Path
 import requests
 from flask.testing import FlaskClient
 
+from ledger.application import Ledger
 from ledger.config import Settings
 from projections.definitions import ALL
-from projections.eventlog import open_ledger
 from tests.api.ops_helpers import deploy
 from tests.system import test_serve_http
 from tests.system.serve_support import accrual
@@ -25,7 +25,7 @@ PROJECTIONS = [p.name for p in ALL]
 
 
 def _head(s: Service) -> int:
-    ledger = open_ledger(settings=Settings(database_url=s.env["LEDGER_DATABASE_URL"]))
+    ledger = Ledger(settings=Settings(database_url=s.env["LEDGER_DATABASE_URL"]))
     try:
         return int(ledger.recorder.max_notification_id() or 0)
     finally:
@@ -122,7 +122,7 @@ def test_projection_gauges_follow_a_separate_project_process(
 
 
 def _ledger_head(url: str) -> int:
-    ledger = open_ledger(settings=Settings(database_url=url))
+    ledger = Ledger(settings=Settings(database_url=url))
     try:
         return int(ledger.recorder.max_notification_id() or 0)
     finally:

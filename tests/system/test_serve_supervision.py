@@ -36,9 +36,9 @@ import pytest
 import requests
 
 from api.migrate import migrate
+from ledger.application import Ledger
 from ledger.clock import ManualClock
 from ledger.config import Settings
-from projections.eventlog import open_ledger
 from projections.store import open_target
 from tests.integration.test_projections import build_coalition
 from tests.system.pg_cluster import free_port
@@ -343,7 +343,7 @@ def test_project_rebuild_says_another_runner_holds_the_lock(
 ) -> None:
     settings = Settings(database_url=url)
     migrate(settings)
-    ledger = open_ledger(settings=settings, clock=clock)
+    ledger = Ledger(settings=settings, clock=clock)
     try:
         build_coalition(ledger, clock)
         head = int(ledger.recorder.max_notification_id() or 0)
@@ -455,7 +455,7 @@ def long_log(pg_url: str) -> str:
     """30,000 events: a replay takes seconds."""
     settings = Settings(database_url=pg_url)
     migrate(settings)
-    ledger = open_ledger(settings=settings)
+    ledger = Ledger(settings=settings)
     try:
         _bench().generate(ledger, 30_000)
     finally:

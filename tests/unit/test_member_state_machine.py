@@ -29,7 +29,6 @@ from ledger.errors import AlreadyReversed, InsufficientPoints, LedgerError, Refu
 from ledger.infrastructure.unit_of_work import UnitOfWork
 from ledger.member import Member
 from ledger.program import ProgramRules
-from projections.eventlog import open_ledger
 from tests.integration.ledger_helpers import accrual, open_shop, redemption, stored_events
 from tests.unit.member_helpers import T0, assert_balanced
 
@@ -70,7 +69,7 @@ class MemberLedger(RuleBasedStateMachine):
         CapturingUnitOfWork.members = {}
         self.clock = ManualClock(T0)
         url = f"sqlite:///{self.directory.name}/ledger.sqlite"
-        self.ledger: Ledger = open_ledger(settings=Settings(database_url=url), clock=self.clock)
+        self.ledger: Ledger = Ledger(settings=Settings(database_url=url), clock=self.clock)
         open_shop(self.ledger, "m1")
         self.tx = itertools.count(1)
         self.accruals: list[str] = []
