@@ -13,6 +13,7 @@ from api import docs, logs, metrics, problems
 from api.auth import SECURITY_SCHEME
 from api.blueprint import check_query_parameters
 from api.blueprints import admin, audit, finance, operations, partners, queries
+from api.key_cache import KeyCache
 from api.lazy_ledger import LazyLedger
 from api.problems import PROBLEM_JSON
 from api.schemas import ProblemSchema
@@ -85,6 +86,7 @@ def create_app(
     app.extensions["ledger"] = ledger or LazyLedger(
         settings, lambda: Ledger(settings=settings, clock=clock)
     )
+    app.extensions["api_keys"] = KeyCache(app.extensions["ledger"])
     # Concurrent partner writes in this process run as one batch
     # (ledger/infrastructure/group_execution.py).
     app.extensions["group_executor"] = (

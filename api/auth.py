@@ -30,11 +30,10 @@ def _authenticate() -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem("unauthorized", "Send Authorization: Bearer <api key>.")
     token = token.strip()
-    ledger = current_app.extensions["ledger"]
-    admin_key = ledger.settings.admin_key
+    admin_key = current_app.extensions["ledger"].settings.admin_key
     if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
         return Principal(key_id="bootstrap-admin", role="admin", partner_id=None)
-    key = ledger.authenticate(token)
+    key = current_app.extensions["api_keys"].authenticate(token)
     if key is None:
         raise Problem("unauthorized", "Unknown or revoked API key.")
     return Principal(key_id=key.key_id, role=key.role, partner_id=key.partner_id)

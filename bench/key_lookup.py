@@ -1,8 +1,9 @@
 """What looking an API key up on every request costs, back to back in one thread.
 
-Two figures per backend: microseconds per `Ledger.authenticate` (a partner key, the same one
-each time), and `GET /v1/members/{id}/balance` per second through the Flask app in process
-(the whole request: authentication, argument parsing, the projection read, JSON).
+Two figures per backend: microseconds per `KeyCache.authenticate` (a partner key, the same one
+each time, as the API checks a request), and `GET /v1/members/{id}/balance` per second through
+the Flask app in process (the whole request: authentication, argument parsing, the projection
+read, JSON).
 
     .venv/bin/python -m bench.key_lookup [--seconds 5]
 """
@@ -18,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from api.app import create_app
+from api.key_cache import KeyCache
 from bench.common import fresh_database
 from ledger.application import Ledger
 from ledger.commands import Enroll
@@ -66,8 +68,9 @@ def measure(backend: str, seconds: float) -> tuple[float, float]:
             target.ensure_schema()
             ProjectionRunner(ledger, target).catch_up()
             target.close()
-            assert ledger.authenticate(token) is not None
-            per_call = 1e6 / _rate(lambda: ledger.authenticate(token), seconds)
+            keys = KeyCache(ledger)
+            assert keys.authenticate(token) is not None
+            per_call = 1e6 / _rate(lambda: keys.authenticate(token), seconds)
             client = create_app(settings, ledger=ledger).test_client()
             headers = {"Authorization": f"Bearer {token}"}
 

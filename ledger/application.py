@@ -9,14 +9,12 @@ the facts and lets the aggregates trigger their events, then records the key.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from cachetools import LRUCache
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
@@ -159,9 +157,6 @@ class Ledger(Application[UUID]):
             else None
         )
         self.committer = GroupCommitter(self.save) if self.settings.group_commit else None
-        # API keys as last loaded, each trusted only while its stored version is unchanged.
-        self._keys: LRUCache[UUID, ApiKey] = LRUCache(maxsize=10_000)
-        self._keys_lock = threading.Lock()
         # Every command reads the rules; building them (and their tier ladder) is not free.
         self._default_rules = ProgramRules(currency=self.settings.currency)
         # Called with the domain events of every successful save (metrics hook in from api/).
@@ -430,25 +425,10 @@ class Ledger(Application[UUID]):
     def api_key(self, key_id: str) -> ApiKey:
         return self._require(self._get(ids.api_key_id(key_id), ApiKey), f"key {key_id}")
 
-    def authenticate(self, token: str) -> ApiKey | None:
-        """The live key for this token, or None (unknown or revoked).
-
-        Checked against the shared event store on every call: once a revocation is saved,
-        every process on every host refuses the key at its next request."""
-        aggregate_id = ids.api_key_id(key_id_for(token))
-        # A revocation is an event, so it moves the key's version: one index probe per
-        # request learns of it, and the key's events are decoded only when it moved.
-        version = self.store_reads.version_of(aggregate_id)
-        with self._keys_lock:
-            key = self._keys.get(aggregate_id)
-        if version is None:
-            key = None
-        elif key is None or key.version != version:
-            key = self._get(aggregate_id, ApiKey)
-            if key is not None:
-                with self._keys_lock:
-                    self._keys[aggregate_id] = key
-        return key if key is not None and key.matches(token) else None
+    def api_key_version(self, key_id: str) -> int | None:
+        """The key's version as stored now (None: no such key), one index probe: a key loaded
+        earlier is current while it has this version (a revocation is an event)."""
+        return self.store_reads.version_of(ids.api_key_id(key_id))
 
     def api_keys(self) -> Iterator[ApiKey]:
         """Every key ever issued, as it stands now (revoked ones included)."""

@@ -107,7 +107,7 @@ def test_keys_list_and_revoke(reader: Reader, database_url: str) -> None:
 
     revoked = run("keys", "revoke", partner.key_id, database_url=database_url)
     assert (revoked.returncode, revoked.stdout) == (0, "revoked key k5636409d305efeebed1\n")
-    assert ledger.authenticate("llk_cli_partner") is None
+    assert ledger.api_key(partner.key_id).revoked
     assert succeeds("keys", "list", database_url=database_url) == (
         "key_id                role     partner_id  name            revoked  created_at\n"
         "k5636409d305efeebed1  partner  air         air tills       yes      "

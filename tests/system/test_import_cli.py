@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from api.cli import main
+from api.key_cache import KeyCache
 from api.migrate import migrate
 from ledger.application import Ledger
 from ledger.config import Settings
@@ -147,7 +148,7 @@ def test_keys_create_prints_a_working_key(cli: Any, shop: str, database_url: str
     token = run.stdout.strip().splitlines()[0]
     ledger = Ledger(settings=Settings(database_url=database_url))
     try:
-        key = ledger.authenticate(token)
+        key = KeyCache(ledger).authenticate(token)
         assert key is not None and key.role == "partner" and key.partner_id == shop
     finally:
         ledger.close()
