@@ -29,6 +29,14 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ledger.member import (
+    AccrualReversed,
+    Member,
+    PointsAccrued,
+    PointsExpired,
+    PointsRedeemed,
+    RedemptionReversed,
+)
 from projections import health
 from projections.definitions import ALL
 
@@ -49,22 +57,24 @@ IDEMPOTENT_REPLAYS = Counter(
 )
 REJECTIONS = Counter("ledger_rejections", "Problem responses, by problem slug", ["reason"])
 POINTS = Counter("ledger_points", "Points moved, by kind and partner", ["kind", "partner"])
+_BONUS_GRANTED: type[Any] = Member.BonusGranted  # type: ignore[attr-defined]
+_MEMBER_CLOSED: type[Any] = Member.MemberClosed  # type: ignore[attr-defined]
 
 
 def points_moved(domain_event: Any) -> Iterator[tuple[str, str, int]]:
     """(kind, partner, points) for each movement of points an event records."""
-    kind = type(domain_event).__name__
-    if kind == "PointsAccrued":
+    kind = type(domain_event)
+    if kind is PointsAccrued:
         yield "issued", domain_event.partner_id, domain_event.points
-    elif kind == "BonusGranted":
+    elif kind is _BONUS_GRANTED:
         yield "issued", domain_event.lot["source"], domain_event.lot["points"]
-    elif kind == "PointsRedeemed":
+    elif kind is PointsRedeemed:
         yield "redeemed", domain_event.partner_id, domain_event.points
-    elif kind == "AccrualReversed":
+    elif kind is AccrualReversed:
         yield "reversed", domain_event.partner_id, domain_event.points_reversed
-    elif kind == "RedemptionReversed":
+    elif kind is RedemptionReversed:
         yield "restored", domain_event.partner_id, domain_event.points_restored
-    elif kind in ("PointsExpired", "MemberClosed"):
+    elif kind is PointsExpired or kind is _MEMBER_CLOSED:
         for portion in domain_event.lots:
             yield "expired", portion["source"], portion["points"]
 

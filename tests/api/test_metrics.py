@@ -47,6 +47,20 @@ def test_metrics_count_known_traffic_exactly(sqlite_url: str) -> None:
         json={"transaction_id": "ret-1", "occurred_at": now},
     )
     assert reversal.status_code == 201, reversal.get_json()
+    restored = client.post(
+        "/v1/redemptions/r1/reversals",
+        headers=partner,
+        json={"transaction_id": "ret-2", "occurred_at": now},
+    )
+    assert restored.status_code == 201, restored.get_json()
+    admin = deployment.admin
+    program = client.get("/v1/program", headers=admin).get_json()
+    configured = client.put(
+        "/v1/program", headers=admin, json={**program, "enrollment_bonus_points": 7}
+    )
+    assert configured.status_code == 200, configured.get_json()
+    assert client.post("/v1/members", json={"member_id": "m-8"}, headers=partner).status_code == 201
+    assert client.post("/v1/members/m-7/close", headers=admin).status_code == 200
 
     after = samples(client)
 
@@ -66,6 +80,10 @@ def test_metrics_count_known_traffic_exactly(sqlite_url: str) -> None:
     assert delta("ledger_points_total", kind="issued", partner="p1") == 20
     assert delta("ledger_points_total", kind="redeemed", partner="p1") == 5
     assert delta("ledger_points_total", kind="reversed", partner="p1") == 10
+    assert delta("ledger_points_total", kind="restored", partner="p1") == 5
+    # m-7 closes with a2's 10 points reversed and r1's 5 given back: 10 left, all from p1.
+    assert delta("ledger_points_total", kind="expired", partner="p1") == 10
+    assert delta("ledger_points_total", kind="issued", partner="operator") == 7
     routes = {dict(labels).get("route") for _, labels in after}
     assert "/v1/accruals/<transaction_id>/reversals" in routes
     assert not any(route and ("a2" in route or "m-7" in route) for route in routes)
