@@ -119,7 +119,3 @@ def create_app(
     # After the timers and request logs start, so a refused request is counted and logged.
     app.before_request(check_query_parameters)
     return app
-
-
-def ledger_of(app: Flask) -> Any:
-    return app.extensions["ledger"]
