@@ -36,8 +36,10 @@ def fresh_database(prefix: str = "ll_bench") -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory of this process (or, with RUSAGE_CHILDREN, of its largest
+    finished child)."""
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.migrate import migrate  # noqa: E402
-from bench.common import Figure  # noqa: E402
+from bench.common import Figure, peak_rss_mb  # noqa: E402
 from bench.cpu import backend_cpu_seconds, process_cpu_seconds  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.config import Settings  # noqa: E402
@@ -153,8 +153,7 @@ def catch_up(url: str) -> dict[str, float]:
     own_after, helpers_after = _cpu_seconds()
     own_cpu, helpers_cpu = own_after - own_before, helpers_after - helpers_before
     assert reached == head, (reached, head)
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own, helpers = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
     worker.stop()
     ledger.close()
     return {
