@@ -81,6 +81,12 @@ def table(name: str, key: tuple[str, ...], merged: bool = False, **columns: str)
     return Table(name, tuple(Column(n, t) for n, t in columns.items()), key, merged)
 
 
+def event_kind(topic: str) -> str:
+    """The event class name a topic ends with (`ledger.member:Member.PointsAccrued` →
+    `PointsAccrued`): what projections select on and the event listings call `type`."""
+    return topic.rpartition(".")[2]
+
+
 class Fact(NamedTuple):
     """One event from the log: its position, stored bytes and (when needed) decoded state.
 

@@ -21,7 +21,7 @@ from ledger.application import Ledger
 from ledger.ids import member_id as member_uuid
 from ledger.member import QUALIFYING_WINDOW
 from ledger.money import minor_digits, round_money
-from projections.model import ZERO, event_data
+from projections.model import ZERO, event_data, event_kind
 from projections.store import Target, scratch_target
 
 MAX_LIMIT = 1000
@@ -413,7 +413,7 @@ def _listing(ledger: Ledger, target: Target, notifications: Any) -> list[dict[st
                 "event_id": event_id(n.originator_id, n.originator_version),
                 "stream_id": str(n.originator_id),
                 "stream_version": n.originator_version,
-                "type": n.topic.rpartition(".")[2],
+                "type": event_kind(n.topic),
                 "recorded_at": recorded_at,
                 "data": data,
                 "hash": hashes.get(n.id),

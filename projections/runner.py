@@ -21,7 +21,17 @@ from ledger.infrastructure.collector import collector_paused
 from projections.decoding import StateDecoder
 from projections.definitions import ALL, GROUPS
 from projections.eventlog import EventLog, LoggedEvent
-from projections.model import NOTHING, Change, Create, Fact, Insert, Projection, RowKey, Table
+from projections.model import (
+    NOTHING,
+    Change,
+    Create,
+    Fact,
+    Insert,
+    Projection,
+    RowKey,
+    Table,
+    event_kind,
+)
 from projections.store import CONNECTION_ERRORS, Row, Target
 
 CATCH_UP_BATCH = 5000
@@ -382,7 +392,7 @@ class ProjectionRunner:
         for position, originator_id, version, topic, state in logged:
             kind = kinds.get(topic)
             if kind is None:
-                kind = kinds[topic] = topic.rpartition(".")[2]
+                kind = kinds[topic] = event_kind(topic)
             text = None
             data: Mapping[str, Any]
             if kind in texts:
