@@ -43,21 +43,9 @@ class EventLog:
         What `recorder.select_notifications` answers, as plain tuples: the runner reads the
         log in large pages, and building a `Notification` per event shows in its profile."""
         if isinstance(self.recorder, PostgresApplicationRecorder):
-            statement = (
-                "SELECT notification_id, originator_id, originator_version, topic, state "
-                f"FROM {self.recorder.events_table_name} WHERE notification_id >= %s"
-                + (" AND notification_id <= %s" if stop is not None else "")
-                + " ORDER BY notification_id LIMIT %s"
-            )
-            params = (start, stop, limit) if stop is not None else (start, limit)
-            with (
-                self.recorder.datastore.get_connection() as conn,
-                conn.cursor(row_factory=tuple_row) as curs,
-            ):
-                curs.execute(statement, params, prepare=True, binary=True)
-                # The columns are LoggedEvent's, in its order: tuple.__new__ spares the
-                # Python-level `_make` per row.
-                return list(map(_logged_event, curs.fetchall()))
+            # The columns are LoggedEvent's, in its order: tuple.__new__ spares the
+            # Python-level `_make` per row.
+            return list(map(_logged_event, self._postgres_rows(start, limit, stop)))
         return [
             LoggedEvent(n.id, n.originator_id, n.originator_version, n.topic, n.state)  # type: ignore[arg-type]
             for n in self.recorder.select_notifications(start=start, limit=limit, stop=stop)
@@ -68,27 +56,34 @@ class EventLog:
         """Up to `limit` rows of the events table from position `start` to `stop`, as stored:
         (position, originator id, originator version, topic, state), nothing converted or
         checked, so an auditor's tool can judge a malformed row instead of failing on it."""
-        table = self.recorder.events_table_name
         if isinstance(self.recorder, PostgresApplicationRecorder):
-            statement = (
-                "SELECT notification_id, originator_id, originator_version, topic, state "
-                f"FROM {table} WHERE notification_id >= %s AND notification_id <= %s "
-                "ORDER BY notification_id LIMIT %s"
-            )
-            with (
-                self.recorder.datastore.get_connection() as conn,
-                conn.cursor(row_factory=tuple_row) as curs,
-            ):
-                curs.execute(statement, (start, stop, limit), binary=True)
-                return list(curs.fetchall())
+            return self._postgres_rows(start, limit, stop)
         assert isinstance(self.recorder, SQLiteApplicationRecorder)
         statement = (
-            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self.recorder.events_table_name} "
             "WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT ?"
         )
         with self.recorder.datastore.transaction(commit=False) as curs:
             curs.execute(statement, (start, stop, limit))
             return [tuple(row) for row in curs.fetchall()]
+
+    def _postgres_rows(self, start: int, limit: int, stop: int | None) -> list[tuple[Any, ...]]:
+        """The events table's rows from `start` (to `stop`), as psycopg loads them."""
+        statement = (
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            f"FROM {self.recorder.events_table_name} WHERE notification_id >= %s"
+            + (" AND notification_id <= %s" if stop is not None else "")
+            + " ORDER BY notification_id LIMIT %s"
+        )
+        params = (start, stop, limit) if stop is not None else (start, limit)
+        with (
+            self.recorder.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            curs.execute(statement, params, prepare=True, binary=True)
+            rows: list[tuple[Any, ...]] = curs.fetchall()
+            return rows
 
     @retried
     def stream_notifications(
