@@ -197,6 +197,18 @@ class BirthDate(fields.Date):
         return day
 
 
+def member_status() -> fields.String:
+    """A member's status, as the member views and the write answers document it."""
+    return fields.String(
+        required=True,
+        metadata={
+            "enum": ["active", "suspended", "closed"],
+            "description": "active: earns and redeems; suspended: no accruals or redemptions "
+            "(reversals and adjustments still apply); closed: final, remaining points forfeited.",
+        },
+    )
+
+
 def utc_text(moment: datetime) -> str:
     # isoformat, unlike strftime's %Y, always writes four year digits.
     if moment.tzinfo is UTC:  # the ledger's times: its "+00:00" becomes "Z"

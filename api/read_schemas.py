@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from api.fields import DECIMAL_PATTERN
+from api.fields import DECIMAL_PATTERN, member_status
 
 Text = fields.String
 Int = fields.Integer
@@ -61,14 +61,7 @@ NextCursor = Text(
 
 class MemberViewSchema(Schema):
     member_id = Text(required=True, metadata={"description": "The member's id, as enrolled."})
-    status = Text(
-        required=True,
-        metadata={
-            "enum": ["active", "suspended", "closed"],
-            "description": "active: earns and redeems; suspended: no accruals or redemptions "
-            "(reversals and adjustments still apply); closed: final, remaining points forfeited.",
-        },
-    )
+    status = member_status()
     enrolled_at = Time(metadata={"description": "When the member joined (UTC)."})
     tier = Text(required=True, metadata={"description": "Code of the tier the member holds now."})
 

@@ -35,6 +35,7 @@ from api.fields import (
     Id,
     Points,
     Timestamp,
+    member_status,
 )
 from ledger import bounds
 from ledger.access import ROLES
@@ -490,14 +491,7 @@ class KeySchema(WireSchema):
 
 class MemberSchema(MemberWriteSchema):
     member_id = Text(required=True, metadata={"description": "The member's id."})
-    status = Text(
-        required=True,
-        metadata={
-            "enum": ["active", "suspended", "closed"],
-            "description": "active: earns and redeems; suspended: no accruals or redemptions "
-            "(reversals and adjustments still apply); closed: final, points forfeited.",
-        },
-    )
+    status = member_status()
     enrolled_at = Timestamp(required=True, metadata={"description": "When the member joined."})
     tier = Text(required=True, metadata={"description": "Code of the tier held now."})
 
