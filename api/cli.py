@@ -470,6 +470,7 @@ def project(ctx: click.Context, rebuild: bool, once: bool, wait: float | None) -
     128 + the signal's number, saying how far it got."""
     import signal
 
+    from projections import lifeline
     from projections.worker import Interrupted, LockHeld, ProjectionWorker
 
     if wait is not None and not rebuild:
@@ -478,12 +479,11 @@ def project(ctx: click.Context, rebuild: bool, once: bool, wait: float | None) -
         worker = ProjectionWorker(settings_of(ctx), ledger)
         received: list[int] = []
 
-        def stop(signum: int, frame: object) -> None:
+        def stop(signum: int) -> None:
             received.append(signum)
             worker.request_stop()
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, stop)
+        lifeline.on_stop_signals(stop)
         doing = "rebuild" if rebuild else "catch-up"
         try:
             if rebuild:

@@ -108,13 +108,12 @@ class BackgroundWork:
 
 
 def run_background(settings: Settings) -> None:
-    """The background process: work until SIGTERM (or SIGINT), then stop cleanly."""
+    """The background process: work until SIGTERM (or SIGINT, or its parent's death), then
+    stop cleanly."""
     from api import logs
 
     logs.configure(settings)
     stopped = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopped.set())
     lifeline.watch_parent(stopped.set)
     work = BackgroundWork(settings)
     try:

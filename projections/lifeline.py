@@ -11,6 +11,14 @@ SIGTERM when its parent dies (PR_SET_PDEATHSIG), which reaches it even while it 
 
 Either way the child stops as it would on SIGTERM, and exits hard if that takes longer than
 `ORPHAN_GRACE_SECONDS` (its projection batches are exactly-once, so dying mid-batch is safe).
+
+Stop requests reach the process's `stop` from a thread of this module, never from a signal
+handler. Python runs a handler in the main thread between two of its bytecodes, possibly
+inside `threading.Event.set`, whose lock is not reentrant: a second SIGTERM arriving while the
+first one's `set` held it blocked the main thread on itself for good, and with it every other
+thread calling `stop` (the hard exit's too). Two SIGTERMs close together are the usual case for
+a helper: the parent-death signal fires when the *thread* that started the child ends, and a
+worker's projections thread ends just before the worker terminates its helpers.
 """
 
 from __future__ import annotations
@@ -25,7 +33,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from ledger.config import Settings
@@ -56,12 +63,38 @@ def read_settings() -> Settings:
     return Settings(**json.loads(sys.stdin.buffer.readline()))
 
 
-def watch_parent(stop: Callable[[], None]) -> None:
-    """Call `stop` once the parent is gone (then exit hard after the grace period).
+def on_stop_signals(stop: Callable[[int], None]) -> None:
+    """Call `stop(signum)` for each SIGTERM and SIGINT, from a thread of its own.
 
-    Call it after `read_settings`, from the main thread: on Linux the parent-death signal is
-    SIGTERM, so the process's SIGTERM handler should call the same `stop`."""
+    Call it from the main thread (where Python installs signal handlers)."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+
+    def note(signum: int, frame: object) -> None:
+        # os.write takes no lock, so it is safe wherever the handler interrupts the main thread
+        # (and a full pipe holds requests enough).
+        with contextlib.suppress(BlockingIOError):
+            os.write(write_end, bytes([signum]))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):  # (Ctrl-C reaches the whole group)
+        signal.signal(signum, note)
+    threading.Thread(target=_relay, args=(read_end, stop), name="stop-signals", daemon=True).start()
+
+
+def _relay(read_end: int, stop: Callable[[int], None]) -> None:
+    while True:
+        for signum in os.read(read_end, 64):
+            stop(signum)
+
+
+def watch_parent(stop: Callable[[], None]) -> None:
+    """Call `stop` on SIGTERM or SIGINT, and once the parent is gone (then exit hard after the
+    grace period), always from a thread of its own.
+
+    Call it after `read_settings`, from the main thread."""
     parent = os.getppid()
+    on_stop_signals(lambda signum: stop())
+    # The parent-death signal (Linux) is a SIGTERM: it reaches `stop` as the others do.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     threading.Thread(target=_await_eof, args=(parent, stop), name="lifeline", daemon=True).start()
@@ -74,7 +107,13 @@ def _await_eof(parent: int, stop: Callable[[], None]) -> None:
         while os.read(sys.stdin.fileno(), 4096):
             pass  # the parent writes nothing more; anything read is ignored
     log.warning("parent process %s is gone; stopping", parent)
+    # Counted from before `stop` is called: the bound holds whatever `stop` waits on.
+    deadline = threading.Timer(ORPHAN_GRACE_SECONDS, _exit_late)
+    deadline.daemon = True
+    deadline.start()
     stop()
-    time.sleep(ORPHAN_GRACE_SECONDS)
+
+
+def _exit_late() -> None:
     log.error("did not stop within %s s of its parent's death; exiting", ORPHAN_GRACE_SECONDS)
     os._exit(1)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import signal
 import subprocess
 import sys
 import threading
@@ -326,7 +325,7 @@ class ProjectionWorker:
     # ------------------------------------------------------------ background
 
     def request_stop(self) -> None:
-        """Ask `run_forever` to return after the batch in hand (signal handlers)."""
+        """Ask `run_forever` to return after the batch in hand (on SIGTERM, say)."""
         self._stop.set()
 
     def start(self) -> None:
@@ -390,8 +389,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = lifeline.read_settings()
     json_logging.configure(settings)  # the service's JSON lines, like its worker's
     worker = ProjectionWorker(settings, groups=[args.group])
-    for signum in (signal.SIGTERM, signal.SIGINT):  # (Ctrl-C reaches the whole group)
-        signal.signal(signum, lambda *_: worker.request_stop())
     lifeline.watch_parent(worker.request_stop)
     try:
         if args.once:

@@ -91,6 +91,67 @@ def alive(pid: int) -> bool:
         return False
 
 
+def until_gone(pid: int, what: str, log: Path) -> None:
+    """Wait for `pid` to exit; failing that, say what it is doing and how `log` ends."""
+    try:
+        until(lambda: not alive(pid), what)
+    except AssertionError as error:
+        tail = "\n".join(log.read_text().splitlines()[-30:])
+        raise AssertionError(f"{error}\n{describe(pid)}\n{log.name} ends:\n{tail}") from None
+
+
+def describe(pid: int) -> str:
+    """A process's command line, parent and state, what each of its threads waits in (the
+    kernel's view, and Python's where py-spy is installed), the main thread's kernel stack, and
+    which other processes hold the pipes it has open (its lifeline is its stdin)."""
+    proc = Path("/proc") / str(pid)
+    lines = []
+    with contextlib.suppress(OSError):
+        command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        status = dict(line.split(":\t", 1) for line in (proc / "status").read_text().splitlines())
+        lines.append(f"pid {pid}: {command}(ppid {status['PPid']}, {status['State']})")
+        for task in sorted((proc / "task").iterdir(), key=lambda task: int(task.name)):
+            with contextlib.suppress(OSError):
+                name = (task / "comm").read_text().strip()
+                wchan = (task / "wchan").read_text()
+                lines.append(f"  thread {task.name} ({name}) waits in {wchan or '-'}")
+        lines += ["  kernel stack:", *(proc / "stack").read_text().splitlines()]
+        lines += _pipes_shared(pid)
+    spy = Path(sys.executable).with_name("py-spy")
+    if spy.exists():
+        dump = subprocess.run(
+            [str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30
+        )
+        lines.append(dump.stdout + dump.stderr)
+    return "\n".join(lines)
+
+
+def _pipes_shared(pid: int) -> list[str]:
+    """Each pipe open in `pid`, with every other process that has it open too."""
+    mine = _pipes(pid)
+    others: dict[str, list[str]] = {pipe: [] for pipe in mine}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pid:
+            for pipe, fds in _pipes(int(entry.name)).items():
+                if pipe in others:
+                    others[pipe].append(f"{entry.name} (fd {', '.join(fds)})")
+    return [
+        f"  {pipe} as fd {', '.join(fds)}, also open in: {'; '.join(others[pipe]) or 'none'}"
+        for pipe, fds in mine.items()
+    ]
+
+
+def _pipes(pid: int) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    with contextlib.suppress(OSError):
+        for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("pipe:"):
+                    found.setdefault(target, []).append(fd.name)
+    return found
+
+
 def backgrounds(master: int) -> list[int]:
     return [pid for pid, command in children(master).items() if command.endswith("-m api.serve")]
 
@@ -270,11 +331,16 @@ def test_kill_9_of_serve_takes_its_processes_along_and_a_new_serve_is_active(
     )
     workers = [pid for pid in children(master) if pid != background]
     assert len(workers) == 2
+    # Every projection at the head first: else the new serve's first sweep catches up what is
+    # left itself (no runner of that serve is active yet), holding a group's lock meanwhile,
+    # and the new runner rightly says it stands by.
+    head = _log_head(url)
+    until(lambda: _tracking(url) == [head], "the projections to apply the log")
 
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(10)
     for pid in (background, *helpers, *workers):
-        until(lambda pid=pid: not alive(pid), f"process {pid} to exit with serve")  # type: ignore[misc]
+        until_gone(pid, f"process {pid} to exit with serve", first.stderr)
     assert _locks_held(url, tmp_path) == []
 
     second = serving("second", admin_key=first.admin_key)
@@ -328,6 +394,14 @@ def _project(url: str, logs: Path, name: str, *args: str) -> Project:
             [*cli(), "project", *args], env=service_env(url), cwd=logs, stderr=err
         )
     return Project(process, stderr)
+
+
+def _log_head(url: str) -> int:
+    ledger = Ledger(settings=Settings(database_url=url))
+    try:
+        return int(ledger.recorder.max_notification_id() or 0)
+    finally:
+        ledger.close()
 
 
 def _tracking(url: str) -> list[int]:
