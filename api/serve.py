@@ -9,6 +9,9 @@ whatever the number of HTTP workers, and the workers only answer requests.
 
 The arbiter supervises the background process as it does its workers: one that dies is
 started again, after 1, 2, 4 ... s (at most `BACKGROUND_BACKOFF_SECONDS`) if it keeps dying.
+Meanwhile the HTTP workers' /readyz answers 503 (the projection lag shows nothing while no
+writes arrive): the arbiter, which learns of the death at once (SIGCHLD), marks whether the
+process runs in memory it shares with the workers it forks, so a probe reads one byte.
 And the background process dies with the arbiter, even on SIGKILL of the arbiter
 (`projections.lifeline`), so that no orphan keeps the projection locks from the runner of the
 next `serve`.
@@ -17,6 +20,7 @@ next `serve`.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import shutil
 import signal
@@ -144,12 +148,20 @@ class BackgroundProcess:
         self.settings = settings
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = False
+        # Anonymous and shared: every HTTP worker forked from the arbiter sees what it writes.
+        self._running = mmap.mmap(-1, 1)
         self._started_at = 0.0
         self._failures = 0
         self._restart_at: float | None = None
 
+    def running(self) -> bool:
+        """Whether the background process runs, as the arbiter last saw it (in any process
+        forked from the arbiter)."""
+        return self._running[0] == 1
+
     def start(self) -> None:
         self.process = lifeline.spawn([sys.executable, "-m", "api.serve"], self.settings)
+        self._running[0] = 1
         self._started_at = time.monotonic()
         self._restart_at = None
         log.info(
@@ -160,13 +172,19 @@ class BackgroundProcess:
 
     def reap(self) -> None:
         """Collect its exit status if it died (before gunicorn's reaping takes it)."""
-        if self.process is not None:
-            self.process.poll()
+        self._exited()
+
+    def _exited(self) -> bool:
+        """Whether it has exited (and is known not to run); False before it was started."""
+        if self.process is None or self.process.poll() is None:
+            return False
+        self._running[0] = 0
+        return True
 
     def keep_running(self) -> None:
         """Restart it if it died, after 1 s, or longer if it keeps dying."""
         process = self.process
-        if self.stopping or process is None or process.poll() is None:
+        if self.stopping or process is None or not self._exited():
             return
         now = time.monotonic()
         if self._restart_at is None:
@@ -194,6 +212,7 @@ class BackgroundProcess:
 
     def stop(self) -> None:
         self.stopping = True
+        self._running[0] = 0
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
@@ -254,6 +273,7 @@ class LedgerServer(BaseApplication):  # type: ignore[misc]
         from api.heap import settle_for_serving
 
         app = create_app(self.settings)
+        app.extensions["background_running"] = self.background.running  # for /readyz
         settle_for_serving()
         return app
 

@@ -33,8 +33,9 @@ def healthz() -> dict[str, Any]:
 @blp.problems("unavailable")
 @blp.response(200, StatusSchema)
 def readyz() -> dict[str, Any]:
-    """The database answers, every migration is applied and no projection trails the log by
-    more than `ready_max_lag_seconds`; else 503 `unavailable`."""
+    """The database answers, every migration is applied, `serve`'s background process runs
+    (where `serve` runs the app) and no projection trails the log by more than
+    `ready_max_lag_seconds`; else 503 `unavailable`."""
     settings = current_app.extensions["settings"]
     try:
         check_reachable(settings)
@@ -49,6 +50,14 @@ def readyz() -> dict[str, Any]:
         raise Problem(
             "unavailable",
             f"Migrations not applied: {', '.join(missing)}; run `loyalty-ledger migrate`.",
+            headers=RETRY_AFTER,
+        )
+    background_running = current_app.extensions.get("background_running")
+    if background_running is not None and not background_running():
+        raise Problem(
+            "unavailable",
+            "The background process (projections and the periodic sweep) is not running; "
+            "serve is restarting it.",
             headers=RETRY_AFTER,
         )
     limit = settings.ready_max_lag_seconds

@@ -49,8 +49,11 @@ pytestmark = pytest.mark.slow
 DEADLINE = 60.0
 
 
-def until(condition: Callable[[], object], what: str, timeout: float = DEADLINE) -> Any:
-    """Poll `condition` until it returns something truthy (returned), else fail."""
+def until(
+    condition: Callable[[], object], what: str, timeout: float = DEADLINE, every: float = 0.2
+) -> Any:
+    """Poll `condition` every `every` s until it returns something truthy (returned), else
+    fail."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -61,7 +64,7 @@ def until(condition: Callable[[], object], what: str, timeout: float = DEADLINE)
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(every)
 
 
 # ------------------------------------------------------------------ processes
@@ -315,6 +318,49 @@ def test_kill_9_of_the_background_process_starts_another(serving: Any) -> None:
     assert alive(third)
     assert s.stop() == 0
     assert "Traceback" not in s.stderr.read_text()
+
+
+def _readiness(s: Serve) -> tuple[int, str, str | None, dict[str, Any]]:
+    """/readyz's status, content type, Retry-After and body."""
+    response = requests.get(s.base + "/readyz", timeout=30)
+    status, headers, body = response.status_code, response.headers, response.json()
+    return status, headers["Content-Type"], headers.get("Retry-After"), body
+
+
+def test_readyz_is_503_while_the_background_process_is_down(serving: Any) -> None:
+    """No writes arrive, so the projection lag would not show it. The arbiter is frozen
+    (SIGSTOP) in its pause before the restart, which keeps the process down for as long as the
+    test looks; SIGCONT lets it restart the process, and /readyz is 200 again."""
+    s = serving("serve")
+    master = s.process.pid
+    assert _readiness(s) == (200, "application/json", None, {"status": "ready"})
+    killed = background_of(master)
+
+    os.kill(killed, signal.SIGKILL)
+    said = f"background process (pid {killed}) was killed by SIGKILL; restarting it in 1 s"
+    until(lambda: said in s.messages(), "the arbiter to see it die", every=0.01)
+    s.process.send_signal(signal.SIGSTOP)
+    try:
+        # Several probes, so that both HTTP workers are likely to answer some.
+        probes = [_readiness(s) for _ in range(6)]
+    finally:
+        s.process.send_signal(signal.SIGCONT)
+    problem = {
+        "type": "https://loyalty-ledger.dev/problems/unavailable",
+        "title": "The database is unavailable; retry",
+        "status": 503,
+        "detail": "The background process (projections and the periodic sweep) is not "
+        "running; serve is restarting it.",
+    }
+    assert probes == [(503, "application/problem+json", "2", problem)] * 6
+
+    (restarted,) = until(
+        lambda: [pid for pid in backgrounds(master) if pid != killed], "a new background process"
+    )
+    until(lambda: _readiness(s)[0] == 200, "/readyz to be 200 again")
+    assert _readiness(s) == (200, "application/json", None, {"status": "ready"})
+    assert alive(restarted)
+    assert s.stop() == 0
 
 
 def test_kill_9_of_serve_takes_its_processes_along_and_a_new_serve_is_active(
