@@ -560,6 +560,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                 },
                 {
                     "data": {
+                        "available_after": 100,
                         "debt_paid": 0,
                         "lot": {
                             "available_at": "2026-11-23T11:02:00.000000Z",
@@ -569,6 +570,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                             "points": 100,
                             "source": "operator",
                         },
+                        "pending_after": 0,
                         "reason": "enrollment",
                     },
                     "event_id": "6ca6d58f-5719-5570-b4b0-61dba199c5e5",
@@ -583,6 +585,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                     "data": {
                         "accrual_id": "904638be-ada5-5714-816e-a483a172aa14",
                         "amount": "19.90",
+                        "available_after": 119,
                         "base_points": 19,
                         "bonus_points": 0,
                         "currency": "EUR",
@@ -601,6 +604,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                         "occurred_at": "2026-11-23T11:00:00.000000Z",
                         "partner_id": "shop-1",
                         "pending": False,
+                        "pending_after": 0,
                         "pending_days": 0,
                         "points": 19,
                         "tier": "basic",
@@ -799,9 +803,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "ok": True,
             "position": 25,
             "projections": [
-                {"detail": None, "name": "member_balances", "ok": True},
-                {"detail": None, "name": "member_lots", "ok": True},
-                {"detail": None, "name": "member_statement", "ok": True},
+                {"detail": None, "name": "members", "ok": True},
                 {"detail": None, "name": "member_tiers", "ok": True},
                 {"detail": None, "name": "partner_positions", "ok": True},
                 {"detail": None, "name": "postings", "ok": True},

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eventsourcing.domain import Aggregate
+
+from ledger.infrastructure.events import trigger
 
 
 class LedgerAggregate(Aggregate):
@@ -12,3 +16,7 @@ class LedgerAggregate(Aggregate):
 
     class Created(Event, Aggregate.Created):
         pass
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """The library's, with the event built as the library rebuilds stored ones."""
+        trigger(self, event_class, kwargs)

@@ -2,6 +2,11 @@
 
 Public methods are commands: they check the rules, work out the facts, and trigger one event
 whose method body is the state change. Replay only re-applies facts, never today's rules.
+
+Every event after enrollment records the member's balance right after it, and those that
+take points out of lots record how many came from pending ones: a read model then needs
+nothing but the event (ARCHITECTURE §12). Events recorded before that (version 1) upcast
+those facts to None, "not recorded".
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ from ledger.errors import (
     RefundExceedsOriginal,
 )
 from ledger.ids import OPERATOR
-from ledger.infrastructure.events import trigger
 from ledger.money import check_minor_digits, floor_points, round_money
 from ledger.partner import PartnerTerms
 from ledger.program import ProgramRules, lot_expiry
@@ -103,10 +107,137 @@ def _portion(lot: Lot, points: int) -> dict[str, Any]:
     return {"lot_id": lot.lot_id, "source": lot.source, "points": points}
 
 
+def _taken(lots: list[dict[str, Any]]) -> int:
+    return sum(p["points"] for p in lots)
+
+
 class Member(LedgerAggregate):
     @staticmethod
     def create_id(member_id: str) -> UUID:
         return ids.member_id(member_id)
+
+    # ------------------------------------------------------------------ events
+
+    class BalanceEvent(LedgerAggregate.Event):
+        """An event that records the balance right after it (None: not recorded)."""
+
+        class_version = 2
+        available_after: int | None
+        pending_after: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(available_after=None, pending_after=None)
+
+    class TakingEvent(BalanceEvent):
+        """One that takes points out of `lots`, `from_pending` of them out of pending lots."""
+
+        lots: list[dict[str, Any]]
+        from_pending: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(available_after=None, pending_after=None, from_pending=None)
+
+    class BonusGranted(BalanceEvent):
+        reason: str
+        lot: dict[str, Any]
+        debt_paid: int
+
+    class PointsAccrued(BalanceEvent):
+        accrual_id: str
+        partner_id: str
+        transaction_id: str
+        amount: Decimal
+        currency: str
+        occurred_at: datetime
+        earn_rate: Decimal
+        tier: str
+        tier_multiplier: Decimal
+        base_points: int
+        bonus_points: int
+        points: int
+        pending_days: int
+        funding_rate: Decimal
+        funding_amount: Decimal
+        lot: dict[str, Any]
+        pending: bool
+        debt_paid: int
+
+    class PointsActivated(BalanceEvent):
+        as_of: datetime
+        lots: list[dict[str, Any]]
+
+    class PointsExpired(TakingEvent):
+        as_of: datetime
+
+    class TierChanged(BalanceEvent):
+        from_tier: str
+        to_tier: str
+        reason: str
+        qualifying_spend: Decimal
+        guaranteed_until: datetime | None
+
+    class PointsAdjusted(BalanceEvent):
+        adjustment_id: str
+        points: int
+        reason: str
+        lot: dict[str, Any] | None
+        debt_paid: int
+        lots: list[dict[str, Any]]
+        debt_created: int
+
+    class PointsRedeemed(BalanceEvent):
+        redemption_id: str
+        partner_id: str
+        transaction_id: str
+        points: int
+        occurred_at: datetime
+        description: str | None
+        lots: list[dict[str, Any]]
+        reimbursement_rate: Decimal
+        reimbursement_amount: Decimal
+        currency: str
+
+    class AccrualReversed(TakingEvent):
+        reversal_id: str
+        partner_id: str
+        transaction_id: str
+        accrual_id: str
+        accrual_transaction_id: str
+        refund_amount: Decimal
+        currency: str
+        points_reversed: int
+        debt_created: int
+        funding_rate: Decimal
+        funding_amount: Decimal
+        occurred_at: datetime
+        reason: str | None
+
+    class RedemptionReversed(BalanceEvent):
+        reversal_id: str
+        partner_id: str
+        transaction_id: str
+        redemption_id: str
+        redemption_transaction_id: str
+        points_restored: int
+        debt_paid: int
+        lots: list[dict[str, Any]]
+        reimbursement_rate: Decimal
+        reimbursement_amount: Decimal
+        currency: str
+        occurred_at: datetime
+        reason: str | None
+
+    class MemberSuspended(BalanceEvent):
+        pass
+
+    class MemberReactivated(BalanceEvent):
+        pass
+
+    class MemberClosed(TakingEvent):
+        # Events recorded before `reason` existed have none, and replay with None.
+        reason: str | None = None
 
     @event("MemberEnrolled")
     def __init__(
@@ -186,6 +317,16 @@ class Member(LedgerAggregate):
             if not lot.pending and lot_id != exclude:
                 yield lot
 
+    def _after(self, available: int = 0, pending: int = 0) -> dict[str, int]:
+        """The balance facts of an event that changes available and pending by these."""
+        return {
+            "available_after": self.available + available,
+            "pending_after": self.pending + pending,
+        }
+
+    def _from_pending(self, lots: list[dict[str, Any]]) -> int:
+        return sum(p["points"] for p in lots if self.lots[p["lot_id"]].pending)
+
     def accrual(self, partner_id: str, transaction_id: str) -> AccrualRecord | None:
         return self.accruals.get(_key(partner_id, transaction_id))
 
@@ -215,21 +356,24 @@ class Member(LedgerAggregate):
                 paid = min(debt, lot.remaining)
                 debt -= paid
                 activated.append({**_portion(lot, lot.remaining), "debt_paid": paid})
-            self._activate(timestamp=recorded, as_of=as_of, lots=activated)
+            points = _taken(activated)
+            self.trigger_event(
+                self.PointsActivated,
+                timestamp=recorded,
+                as_of=as_of,
+                lots=activated,
+                **self._after(available=points, pending=-points),
+            )
 
         expired = [
             self.lots[entry[-1]]
             for entry in takewhile(lambda entry: entry[0] <= as_of, self.lots_with_points)
         ]
         if expired:
-            self._expire(
-                timestamp=recorded,
-                as_of=as_of,
-                lots=[
-                    {**_portion(lot, lot.remaining), "expires_at": lot.expires_at}
-                    for lot in expired
-                ],
-            )
+            lots = [
+                {**_portion(lot, lot.remaining), "expires_at": lot.expires_at} for lot in expired
+            ]
+            self._trigger_taking(self.PointsExpired, lots, timestamp=recorded, as_of=as_of)
 
         ladder = rules.ladder
         guarantee_over = self.tier_guaranteed_until is None or self.tier_guaranteed_until <= as_of
@@ -237,38 +381,48 @@ class Member(LedgerAggregate):
             spend = self.qualifying_spend(as_of)
             earned = ladder.for_spend(spend)
             if ladder.rank(earned.code) < ladder.rank(self.tier) or ladder.rank(self.tier) < 0:
-                self._change_tier(
+                self.trigger_event(
+                    self.TierChanged,
                     timestamp=recorded,
                     from_tier=self.tier,
                     to_tier=earned.code,
                     reason="downgrade",
                     qualifying_spend=spend,
                     guaranteed_until=None,
+                    **self._after(),
                 )
 
-    @event("PointsActivated")
-    def _activate(self, timestamp: datetime, as_of: datetime, lots: list[dict[str, Any]]) -> None:
+    def _trigger_taking(
+        self, event_class: type[Member.TakingEvent], lots: list[dict[str, Any]], **facts: Any
+    ) -> None:
+        """Trigger an event that takes `lots` (and `debt_created`, if any) from the balance."""
+        from_pending = self._from_pending(lots)
+        from_available = _taken(lots) - from_pending + facts.get("debt_created", 0)
+        self.trigger_event(
+            event_class,
+            lots=lots,
+            from_pending=from_pending,
+            **facts,
+            **self._after(available=-from_available, pending=-from_pending),
+        )
+
+    @event(PointsActivated)
+    def _activate(self, lots: list[dict[str, Any]]) -> None:
         for portion in lots:
             lot = self.lots[portion["lot_id"]]
             self._make_available(lot)
             self._change_remaining(lot, -portion["debt_paid"])
             self.debt -= portion["debt_paid"]
 
-    @event("PointsExpired")
-    def _expire(self, timestamp: datetime, as_of: datetime, lots: list[dict[str, Any]]) -> None:
+    @event(PointsExpired)
+    def _expire(self, lots: list[dict[str, Any]]) -> None:
         for portion in lots:
             self._change_remaining(self.lots[portion["lot_id"]], -portion["points"])
             self.lifetime_expired += portion["points"]
 
-    @event("TierChanged")
+    @event(TierChanged)
     def _change_tier(
-        self,
-        timestamp: datetime,
-        from_tier: str,
-        to_tier: str,
-        reason: str,
-        qualifying_spend: Decimal,
-        guaranteed_until: datetime | None,
+        self, timestamp: datetime, to_tier: str, guaranteed_until: datetime | None
     ) -> None:
         self.tier = to_tier
         self.tier_since = timestamp
@@ -336,15 +490,17 @@ class Member(LedgerAggregate):
     def grant_enrollment_bonus(self, now: datetime, rules: ProgramRules) -> None:
         points = rules.enrollment_bonus_points
         if points > 0:
-            lot = self._new_lot(OPERATOR, points, now, now, rules)
-            self._grant_bonus(
-                timestamp=now, reason="enrollment", lot=lot, debt_paid=min(self.debt, points)
+            self.trigger_event(
+                self.BonusGranted,
+                timestamp=now,
+                reason="enrollment",
+                lot=self._new_lot(OPERATOR, points, now, now, rules),
+                debt_paid=min(self.debt, points),
+                **self._after(available=points),
             )
 
-    @event("BonusGranted")
-    def _grant_bonus(
-        self, timestamp: datetime, reason: str, lot: dict[str, Any], debt_paid: int
-    ) -> None:
+    @event(BonusGranted)
+    def _grant_bonus(self, lot: dict[str, Any], debt_paid: int) -> None:
         self._add_lot(lot, pending=False, debt_paid=debt_paid)
         self.lifetime_earned += lot["points"]
 
@@ -390,13 +546,8 @@ class Member(LedgerAggregate):
         self._check_lifetime(self.lifetime_earned + points, "lifetime earned", "amount")
         available_at = occurred_at + timedelta(days=days)
         pending = available_at > now
-        # The event class directly rather than the decorated `_accrue`: the same event, but
-        # the decorated call re-derives its arguments from the signature on every call,
-        # which was a tenth of an accrual's CPU in a batch
-        # (and see ledger/infrastructure/events.py).
-        trigger(
-            self,
-            PointsAccrued,
+        self.trigger_event(
+            self.PointsAccrued,
             timestamp=now,
             accrual_id=accrual_id,
             partner_id=partner.partner_id,
@@ -416,18 +567,21 @@ class Member(LedgerAggregate):
             lot=self._new_lot(partner.partner_id, points, occurred_at, available_at, rules),
             pending=pending,
             debt_paid=0 if pending else min(self.debt, points),
+            **(self._after(pending=points) if pending else self._after(available=points)),
         )
         # An accrual dated up to 5 minutes ahead must count towards the upgrade it earns.
         spend = self.qualifying_spend(max(now, occurred_at))
         earned = rules.ladder.for_spend(spend)
         if rules.ladder.rank(earned.code) > rules.ladder.rank(self.tier):
-            self._change_tier(
+            self.trigger_event(
+                self.TierChanged,
                 timestamp=now,
                 from_tier=self.tier,
                 to_tier=earned.code,
                 reason="upgrade",
                 qualifying_spend=spend,
                 guaranteed_until=now + TIER_GUARANTEE,
+                **self._after(),
             )
 
     @staticmethod
@@ -450,25 +604,17 @@ class Member(LedgerAggregate):
                 field=field,
             )
 
-    @event("PointsAccrued")
+    @event(PointsAccrued)
     def _accrue(
         self,
-        timestamp: datetime,
         accrual_id: str,
         partner_id: str,
         transaction_id: str,
         amount: Decimal,
         currency: str,
         occurred_at: datetime,
-        earn_rate: Decimal,
-        tier: str,
-        tier_multiplier: Decimal,
-        base_points: int,
-        bonus_points: int,
         points: int,
-        pending_days: int,
         funding_rate: Decimal,
-        funding_amount: Decimal,
         lot: dict[str, Any],
         pending: bool,
         debt_paid: int,
@@ -504,41 +650,34 @@ class Member(LedgerAggregate):
         check_between(points, -MAX_POINTS_PER_OPERATION, MAX_POINTS_PER_OPERATION, "points")
         self._check_lifetime(self.lifetime_adjusted + points, "net adjusted", "points")
         if points > 0:
-            self._adjust(
-                timestamp=now,
-                adjustment_id=adjustment_id,
-                points=points,
-                reason=reason,
-                lot=self._new_lot(OPERATOR, points, now, now, rules),
-                debt_paid=min(self.debt, points),
-                lots=[],
-                debt_created=0,
-            )
-            return
-        wanted = -points
-        if wanted > self.available and not allow_debt:
-            raise InsufficientPoints(
-                f"member {self.member_id} has {self.available} points available, not {wanted}"
-            )
-        lots, missing = self._take_available(wanted)
-        self._adjust(
+            change: dict[str, Any] = {
+                "lot": self._new_lot(OPERATOR, points, now, now, rules),
+                "debt_paid": min(self.debt, points),
+                "lots": [],
+                "debt_created": 0,
+            }
+        else:
+            wanted = -points
+            if wanted > self.available and not allow_debt:
+                raise InsufficientPoints(
+                    f"member {self.member_id} has {self.available} points available, not {wanted}"
+                )
+            lots, missing = self._take_available(wanted)
+            change = {"lot": None, "debt_paid": 0, "lots": lots, "debt_created": missing}
+        self.trigger_event(
+            self.PointsAdjusted,
             timestamp=now,
             adjustment_id=adjustment_id,
             points=points,
             reason=reason,
-            lot=None,
-            debt_paid=0,
-            lots=lots,
-            debt_created=missing,
+            **change,
+            **self._after(available=points),
         )
 
-    @event("PointsAdjusted")
+    @event(PointsAdjusted)
     def _adjust(
         self,
-        timestamp: datetime,
-        adjustment_id: str,
         points: int,
-        reason: str,
         lot: dict[str, Any] | None,
         debt_paid: int,
         lots: list[dict[str, Any]],
@@ -596,7 +735,8 @@ class Member(LedgerAggregate):
                 f"member {self.member_id} has {self.available} points available, not {points}"
             )
         lots, _ = self._take_available(points)
-        self._redeem(
+        self.trigger_event(
+            self.PointsRedeemed,
             timestamp=now,
             redemption_id=redemption_id,
             partner_id=partner.partner_id,
@@ -608,21 +748,18 @@ class Member(LedgerAggregate):
             reimbursement_rate=partner.reimbursement_rate,
             reimbursement_amount=round_money(points * partner.reimbursement_rate, partner.currency),
             currency=partner.currency,
+            **self._after(available=-points),
         )
 
-    @event("PointsRedeemed")
+    @event(PointsRedeemed)
     def _redeem(
         self,
-        timestamp: datetime,
         redemption_id: str,
         partner_id: str,
         transaction_id: str,
         points: int,
-        occurred_at: datetime,
-        description: str | None,
         lots: list[dict[str, Any]],
         reimbursement_rate: Decimal,
-        reimbursement_amount: Decimal,
         currency: str,
     ) -> None:
         self._consume(lots)
@@ -673,7 +810,9 @@ class Member(LedgerAggregate):
             points = min(unreversed, floor_points(accrual.points * refund / accrual.amount))
         own_lot = self.lots[accrual.lot_id]
         lots, missing = self._take_available(points, first=own_lot)
-        self._reverse_accrual(
+        self._trigger_taking(
+            self.AccrualReversed,
+            lots,
             timestamp=now,
             reversal_id=reversal_id,
             partner_id=partner_id,
@@ -683,7 +822,6 @@ class Member(LedgerAggregate):
             refund_amount=refund,
             currency=accrual.currency,
             points_reversed=points,
-            lots=lots,
             debt_created=missing,
             funding_rate=accrual.funding_rate,
             funding_amount=round_money(points * accrual.funding_rate, accrual.currency),
@@ -691,24 +829,15 @@ class Member(LedgerAggregate):
             reason=reason,
         )
 
-    @event("AccrualReversed")
+    @event(AccrualReversed)
     def _reverse_accrual(
         self,
-        timestamp: datetime,
-        reversal_id: str,
         partner_id: str,
-        transaction_id: str,
-        accrual_id: str,
         accrual_transaction_id: str,
         refund_amount: Decimal,
-        currency: str,
         points_reversed: int,
         lots: list[dict[str, Any]],
         debt_created: int,
-        funding_rate: Decimal,
-        funding_amount: Decimal,
-        occurred_at: datetime,
-        reason: str | None,
     ) -> None:
         self._consume(lots)
         self.debt += debt_created
@@ -744,7 +873,8 @@ class Member(LedgerAggregate):
             if give > 0:
                 restored.append({**portion, "points": give})
                 rest -= give
-        self._reverse_redemption(
+        self.trigger_event(
+            self.RedemptionReversed,
             timestamp=now,
             reversal_id=reversal_id,
             partner_id=partner_id,
@@ -761,25 +891,17 @@ class Member(LedgerAggregate):
             currency=redemption.currency,
             occurred_at=occurred_at,
             reason=reason,
+            **self._after(available=redemption.points),
         )
 
-    @event("RedemptionReversed")
+    @event(RedemptionReversed)
     def _reverse_redemption(
         self,
-        timestamp: datetime,
-        reversal_id: str,
         partner_id: str,
-        transaction_id: str,
-        redemption_id: str,
         redemption_transaction_id: str,
         points_restored: int,
         debt_paid: int,
         lots: list[dict[str, Any]],
-        reimbursement_rate: Decimal,
-        reimbursement_amount: Decimal,
-        currency: str,
-        occurred_at: datetime,
-        reason: str | None,
     ) -> None:
         self.debt -= debt_paid
         for portion in lots:
@@ -792,19 +914,19 @@ class Member(LedgerAggregate):
     def suspend(self, now: datetime) -> None:
         self.check_not_closed()
         if self.status == "active":
-            self._suspend(timestamp=now)
+            self.trigger_event(self.MemberSuspended, timestamp=now, **self._after())
 
-    @event("MemberSuspended")
-    def _suspend(self, timestamp: datetime) -> None:
+    @event(MemberSuspended)
+    def _suspend(self) -> None:
         self.status = "suspended"
 
     def reactivate(self, now: datetime) -> None:
         self.check_not_closed()
         if self.status == "suspended":
-            self._reactivate(timestamp=now)
+            self.trigger_event(self.MemberReactivated, timestamp=now, **self._after())
 
-    @event("MemberReactivated")
-    def _reactivate(self, timestamp: datetime) -> None:
+    @event(MemberReactivated)
+    def _reactivate(self) -> None:
         self.status = "active"
 
     def close(self, now: datetime, reason: str | None = None) -> None:
@@ -813,25 +935,22 @@ class Member(LedgerAggregate):
         forfeited = [
             _portion(lot, lot.remaining) for lot in self.lots.values() if lot.remaining > 0
         ]
-        self._close(timestamp=now, lots=forfeited, reason=reason)
+        self._trigger_taking(self.MemberClosed, forfeited, timestamp=now, reason=reason)
 
-    # `reason` came later: events recorded before it have none, and replay with None.
-    @event("MemberClosed")
-    def _close(
-        self, timestamp: datetime, lots: list[dict[str, Any]], reason: str | None = None
-    ) -> None:
+    @event(MemberClosed)
+    def _close(self, lots: list[dict[str, Any]]) -> None:
         for portion in lots:
             self._change_remaining(self.lots[portion["lot_id"]], -portion["points"])
             self.lifetime_expired += portion["points"]
         self.status = "closed"
 
 
-# The event classes `@event` made, under names the type checker knows, for the code that
-# looks for one of them among the events a command or a sweep triggered.
-PointsAccrued: type[LedgerAggregate.Event] = Member.PointsAccrued  # type: ignore[attr-defined]
-PointsRedeemed: type[LedgerAggregate.Event] = Member.PointsRedeemed  # type: ignore[attr-defined]
-AccrualReversed: type[LedgerAggregate.Event] = Member.AccrualReversed  # type: ignore[attr-defined]
-RedemptionReversed: type[LedgerAggregate.Event] = Member.RedemptionReversed  # type: ignore[attr-defined]
-PointsActivated: type[LedgerAggregate.Event] = Member.PointsActivated  # type: ignore[attr-defined]
-PointsExpired: type[LedgerAggregate.Event] = Member.PointsExpired  # type: ignore[attr-defined]
-TierChanged: type[LedgerAggregate.Event] = Member.TierChanged  # type: ignore[attr-defined]
+# The event classes, as the decorators made them, for the code that looks for one of them
+# among the events a command or a sweep triggered.
+PointsAccrued = Member.PointsAccrued
+PointsRedeemed = Member.PointsRedeemed
+AccrualReversed = Member.AccrualReversed
+RedemptionReversed = Member.RedemptionReversed
+PointsActivated = Member.PointsActivated
+PointsExpired = Member.PointsExpired
+TierChanged = Member.TierChanged

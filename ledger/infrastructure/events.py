@@ -1,13 +1,13 @@
-"""New events built the way the library rebuilds stored ones, for the commands a batch runs
-by the thousand (an accrual and its transaction key).
+"""New events built the way the library rebuilds stored ones, behind the library's own
+extension point: `LedgerAggregate.trigger_event` calls `trigger` (and the application's
+transaction keys are made by `create`).
 
-`Aggregate.trigger_event` and calling an aggregate class map the arguments through
-signatures, copy them, and run the frozen dataclass's `__init__` (one `object.__setattr__`
-per field): for an accrual and its key that was about a tenth of a batch's CPU. The library's
-mapper rebuilds a stored event by filling a bare object's `__dict__`; these helpers build new
-ones so, with the attributes in the dataclass's field order (the stored state is that
-`__dict__`, so its bytes do not change), then apply them exactly as the library does: the
-event's own `mutate`, then the aggregate's pending events.
+The library's `trigger_event` and calling an aggregate class copy the arguments and run the
+frozen dataclass's `__init__` (one `object.__setattr__` per field); the library's mapper
+rebuilds a stored event by filling a bare object's `__dict__`. These helpers build new ones
+so, with the attributes in the dataclass's field order (the stored state is that `__dict__`,
+so its bytes do not change), then apply them exactly as the library does: the event's own
+`mutate`, then the aggregate's pending events. docs/PERFORMANCE.md has what that saves.
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ def new_event(event_class: type[E], attributes: dict[str, Any]) -> E:
     return built
 
 
-def trigger(aggregate: Aggregate, event_class: type[Any], **attributes: Any) -> None:
-    """`aggregate.trigger_event(event_class, **attributes)`."""
+def trigger(aggregate: Aggregate, event_class: type[Any], attributes: dict[str, Any]) -> None:
+    """The library's `aggregate.trigger_event(event_class, **attributes)`; takes `attributes`."""
     if getattr(type(aggregate), "TOPIC", None):
-        aggregate.trigger_event(event_class, **attributes)  # its topic checks are the library's
+        # Its topic checks are the library's.
+        Aggregate.trigger_event(aggregate, event_class, **attributes)
         return
     attributes["originator_id"] = aggregate.id
     attributes["originator_version"] = aggregate.version + 1

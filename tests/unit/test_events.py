@@ -1,5 +1,5 @@
-"""Events built by ledger/infrastructure/events.py are the library's events, attribute for
-attribute."""
+"""Events built by ledger/infrastructure/events.py (`LedgerAggregate.trigger_event`) are the
+library's events, attribute for attribute."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, Mapper, UUIDAsHex
 
 from ledger import ids
-from ledger.infrastructure.events import create, new_event, trigger
+from ledger.infrastructure.events import create, new_event
 from ledger.infrastructure.transcoder import DateAsISO, OrjsonTranscoder
 from ledger.member import Member
 from ledger.transaction_key import TransactionKey
@@ -67,7 +68,7 @@ def enrolled() -> Member:
     return member
 
 
-def test_trigger_applies_what_trigger_event_applies() -> None:
+def test_trigger_event_applies_what_the_librarys_applies() -> None:
     attributes = {
         "timestamp": NOW,
         "from_tier": "basic",
@@ -75,10 +76,12 @@ def test_trigger_applies_what_trigger_event_applies() -> None:
         "reason": "upgrade",
         "qualifying_spend": Decimal("6000"),
         "guaranteed_until": None,
+        "available_after": 0,
+        "pending_after": 0,
     }
     by_library, ours = enrolled(), enrolled()
-    by_library.trigger_event(TIER_CHANGED, **attributes)
-    trigger(ours, TIER_CHANGED, **attributes)
+    Aggregate.trigger_event(by_library, TIER_CHANGED, **attributes)
+    ours.trigger_event(TIER_CHANGED, **attributes)
     assert (ours.tier, ours.version, ours.modified_on) == ("gold", 2, NOW)
     assert (by_library.tier, by_library.version) == ("gold", 2)
     [mine], [theirs] = ours.collect_events(), by_library.collect_events()
@@ -96,6 +99,8 @@ def test_a_missing_or_unexpected_attribute_is_refused_as_the_class_refuses_it() 
         "reason": "r",
         "qualifying_spend": Decimal(0),
         "guaranteed_until": None,
+        "available_after": 0,
+        "pending_after": 0,
     }
     assert vars(new_event(TIER_CHANGED, good)) == vars(TIER_CHANGED(**good))
     with pytest.raises(TypeError):

@@ -233,25 +233,3 @@ def test_redemptions_and_reversals_check_occurred_at() -> None:
     reverse_redemption(member, "r1")
     reverse_accrual(member, "a1")
     assert member.available == 0
-
-
-# ------------------------------------------------------------- the stored event
-
-
-def test_an_accrual_event_is_the_one_its_decorated_method_triggers() -> None:
-    """`accrue` triggers the event class directly; it must be exactly the decorated event."""
-    member = new_member()
-    accrue(member, "12.34", at=T0, pending_days=3)
-    (direct,) = member.collect_events()
-    state = {
-        k: v for k, v in vars(direct).items() if k not in ("originator_id", "originator_version")
-    }
-
-    other = new_member()
-    other._accrue(**state)
-    (decorated,) = other.collect_events()
-
-    assert type(decorated) is type(direct)
-    assert list(vars(decorated)) == list(vars(direct))  # the stored state's order
-    assert vars(decorated) == {**vars(direct), "originator_id": other.id}
-    assert vars(other) == {**vars(member), "_id": other.id, "member_id": other.member_id}
