@@ -421,7 +421,7 @@ class DigestSchema(Schema):
 
 
 class ProjectionCheckSchema(Schema):
-    name = Text(required=True, metadata={"description": "The projection, e.g. member_balances."})
+    name = Text(required=True, metadata={"description": "The projection, e.g. members."})
     ok = fields.Boolean(
         required=True, metadata={"description": "Whether it equals a fresh replay."}
     )

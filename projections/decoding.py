@@ -3,8 +3,10 @@
 The state is the library's JSONTranscoder output: JSON in which a value the transcoder knows
 is written `{"_type_": name, "_data_": encoded}`. `StateDecoder` parses it with orjson and
 replaces each such marker by the transcoding's decoded value (Decimal, datetime, UUID, date),
-then upcasts like the library's mapper does, so `decode(state)` equals the `__dict__` of
-`mapper.to_domain_event(...)` without the originator id and version.
+then upcasts with the event classes' own `upcast_v*` methods, as the library's mapper does,
+so `decode(state)` equals the `__dict__` of `mapper.to_domain_event(...)` without the
+originator id and version: every projection sees an event of an older version exactly as the
+domain replays it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-from projections.model import ENVELOPE, to_json
+from projections.model import NOT_IN_DETAIL, to_json
 
 # The library's own transcodings, decoded by the C constructors they call anyway.
 _FAST: dict[type, Callable[[Any], Any]] = {
@@ -60,7 +62,7 @@ class StateDecoder:
         return data  # type: ignore[no-any-return]
 
     def decode_with_text(self, topic: str, state: bytes) -> tuple[dict[str, Any], str | None]:
-        """`decode`, and `to_json(event_data(decoded))` made from the stored texts of its
+        """`decode`, and `to_json(detail_of(decoded))` made from the stored texts of its
         times and amounts instead of formatting the decoded values again (None where that
         is not certain to give the same text: upcast events, other transcodings)."""
         if not self._plain:
@@ -71,11 +73,12 @@ class StateDecoder:
             return self.decode(topic, state), None
         plain = dict(data)
         verbatim = self._split(data, plain)
-        upcast = "class_version" in data or self._class_version(topic) > 1
+        upcast = data.get("class_version", 1) < self._class_version(topic)
         self._upcast(topic, data)
         if not verbatim or upcast:
             return data, None
-        for name in ENVELOPE:
+        plain.pop("class_version", None)
+        for name in NOT_IN_DETAIL:
             plain.pop(name, None)
         return data, to_json(plain)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,7 +27,7 @@ from projections.model import (
     RowKey,
     Rows,
     Upsert,
-    event_data,
+    detail_of,
     table,
     to_json,
 )
@@ -49,7 +49,7 @@ MEMBER_EVENTS = frozenset(
         "MemberClosed",
     }
 )
-# Events whose `lots` take points out of lots that may still be pending.
+# Events whose `lots` take points out of lots that may still be pending (`from_pending`).
 TAKES_FROM_LOTS = frozenset({"PointsExpired", "AccrualReversed", "MemberClosed"})
 GENESIS_HASH = "0" * 64
 
@@ -191,147 +191,118 @@ def _lot_keys(fact: Fact) -> list[RowKey]:
     return [(LOTS.name, (fact.member_key, p["lot_id"])) for p in fact.data["lots"]]
 
 
-def _split_by_pending(fact: Fact, rows: Rows) -> tuple[int, int]:
-    """Points the event takes from (pending lots, available lots), as the lots stood before it."""
-    pending = available = 0
+def _recorded(fact: Fact) -> bool:
+    """Whether the event records the balance after it (and its points from pending lots):
+    every member event from version 2 on. Version 1 recorded them as None (not recorded)."""
+    return fact.data["available_after"] is not None
+
+
+def _from_pending(fact: Fact, rows: Rows) -> int:
+    """Points the event takes out of pending lots."""
+    if _recorded(fact):
+        return int(fact.data["from_pending"])
+    # Version 1: as the lots stood before the event.
+    points = 0
     for portion in fact.data["lots"]:
         lot = rows.get(LOTS.name, (fact.member_key, portion["lot_id"]))
         if lot is not None and lot["is_pending"]:
-            pending += portion["points"]
-        else:
-            available += portion["points"]
-    return pending, available
+            points += portion["points"]
+    return points
 
 
-class MemberBalances(Projection):
-    """Balance, lifetime counters, status and tier per member."""
-
-    name = "member_balances"
-    tables = (BALANCES,)
-    topics = MEMBER_EVENTS
-
-    def reads(self, fact: Fact) -> Iterable[RowKey]:
-        yield BALANCES.name, (fact.member_key,)
-        if fact.kind in TAKES_FROM_LOTS:
-            yield from _lot_keys(fact)
-
-    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e, kind = fact.data, fact.kind
-        put: dict[str, Any] = {"position": fact.position, "updated_at": e["timestamp"]}
-        add: dict[str, int] = {}
-        if kind == "MemberEnrolled":
-            put.update(
-                member_id=e["member_id"],
-                status="active",
-                enrolled_at=e["enrolled_at"],
-                tier=e["tier"],
-            )
-        elif kind in ("BonusGranted", "PointsAccrued"):
-            points = e["lot"]["points"]
-            column = "pending" if kind == "PointsAccrued" and e["pending"] else "available"
-            add = {column: points, "debt": -e["debt_paid"], "lifetime_earned": points}
-        elif kind == "PointsActivated":
-            points = _taken(e["lots"])
-            add = {
-                "pending": -points,
-                "available": points,
-                "debt": -sum(p["debt_paid"] for p in e["lots"]),
-            }
-        elif kind == "PointsExpired":
-            pending, available = _split_by_pending(fact, rows)
-            add = {
-                "pending": -pending,
-                "available": -available,
-                "lifetime_expired": pending + available,
-            }
-        elif kind == "MemberClosed":
-            pending, available = _split_by_pending(fact, rows)
-            put["status"] = "closed"
-            add = {
-                "pending": -pending,
-                "available": -available,
-                "lifetime_expired": pending + available,
-            }
-        elif kind == "TierChanged":
-            put["tier"] = e["to_tier"]
-        elif kind == "PointsRedeemed":
-            add = {"available": -e["points"], "lifetime_redeemed": e["points"]}
-        elif kind == "AccrualReversed":
-            pending, available = _split_by_pending(fact, rows)
-            add = {
-                "pending": -pending,
-                "available": -available - e["debt_created"],
-                "debt": e["debt_created"],
-                "lifetime_reversed": e["points_reversed"],
-            }
-        elif kind == "RedemptionReversed":
-            add = {
-                "available": e["points_restored"],
-                "debt": -e["debt_paid"],
-                "lifetime_redeemed": -e["points_restored"],
-            }
-        elif kind == "PointsAdjusted":
-            add = {
-                "available": e["points"],
-                "debt": e["debt_created"] - e["debt_paid"],
-                "lifetime_adjusted": e["points"],
-            }
-        elif kind == "MemberSuspended":
-            put["status"] = "suspended"
-        elif kind == "MemberReactivated":
-            put["status"] = "active"
-        return [Upsert(BALANCES.name, (fact.member_key,), set=put, add=add)]
-
-
-class MemberLots(Projection):
-    """Every lot with what remains of it: the expiry and activation schedule."""
-
-    name = "member_lots"
-    tables = (LOTS,)
-    topics = frozenset(
-        {
-            "BonusGranted",
-            "PointsAccrued",
-            "PointsActivated",
-            "PointsExpired",
-            "PointsRedeemed",
-            "AccrualReversed",
-            "RedemptionReversed",
-            "PointsAdjusted",
-            "MemberClosed",
+def _balance_change(fact: Fact, from_pending: int) -> tuple[dict[str, Any], dict[str, int]]:
+    """The columns of the member's balance row the event sets, and what it adds to others."""
+    e, kind = fact.data, fact.kind
+    put: dict[str, Any] = {"position": fact.position, "updated_at": e["timestamp"]}
+    add: dict[str, int] = {}
+    if kind == "MemberEnrolled":
+        put.update(
+            member_id=e["member_id"],
+            status="active",
+            enrolled_at=e["enrolled_at"],
+            tier=e["tier"],
+        )
+    elif kind in ("BonusGranted", "PointsAccrued"):
+        points = e["lot"]["points"]
+        column = "pending" if kind == "PointsAccrued" and e["pending"] else "available"
+        add = {column: points, "debt": -e["debt_paid"], "lifetime_earned": points}
+    elif kind == "PointsActivated":
+        points = _taken(e["lots"])
+        add = {
+            "pending": -points,
+            "available": points,
+            "debt": -sum(p["debt_paid"] for p in e["lots"]),
         }
-    )
+    elif kind in ("PointsExpired", "MemberClosed"):
+        taken = _taken(e["lots"])
+        add = {
+            "pending": -from_pending,
+            "available": from_pending - taken,
+            "lifetime_expired": taken,
+        }
+        if kind == "MemberClosed":
+            put["status"] = "closed"
+    elif kind == "TierChanged":
+        put["tier"] = e["to_tier"]
+    elif kind == "PointsRedeemed":
+        add = {"available": -e["points"], "lifetime_redeemed": e["points"]}
+    elif kind == "AccrualReversed":
+        add = {
+            "pending": -from_pending,
+            "available": from_pending - e["points_reversed"],
+            "debt": e["debt_created"],
+            "lifetime_reversed": e["points_reversed"],
+        }
+    elif kind == "RedemptionReversed":
+        add = {
+            "available": e["points_restored"],
+            "debt": -e["debt_paid"],
+            "lifetime_redeemed": -e["points_restored"],
+        }
+    elif kind == "PointsAdjusted":
+        add = {
+            "available": e["points"],
+            "debt": e["debt_created"] - e["debt_paid"],
+            "lifetime_adjusted": e["points"],
+        }
+    elif kind == "MemberSuspended":
+        put["status"] = "suspended"
+    elif kind == "MemberReactivated":
+        put["status"] = "active"
+    return put, add
 
-    def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e, kind = fact.data, fact.kind
-        new_lot = e.get("lot")
-        if new_lot is not None:
-            pending = kind == "PointsAccrued" and e["pending"]
-            yield Create(
+
+def _lot_changes(fact: Fact) -> Iterator[Change]:
+    """The lot the event creates, and what it takes from or gives back to lots."""
+    e, kind = fact.data, fact.kind
+    new_lot = e.get("lot")
+    if new_lot is not None:
+        pending = kind == "PointsAccrued" and e["pending"]
+        yield Create(
+            LOTS.name,
+            (fact.member_key, new_lot["lot_id"]),
+            {
+                "source": new_lot["source"],
+                "points": new_lot["points"],
+                "remaining": new_lot["points"] - e["debt_paid"],
+                "earned_at": new_lot["earned_at"],
+                "available_at": new_lot["available_at"],
+                "expires_at": new_lot["expires_at"],
+                "is_pending": pending,
+            },
+        )
+    sign = 1 if kind == "RedemptionReversed" else -1
+    for portion in e.get("lots", ()):
+        key = (fact.member_key, portion["lot_id"])
+        if kind == "PointsActivated":
+            yield Upsert(
                 LOTS.name,
-                (fact.member_key, new_lot["lot_id"]),
-                {
-                    "source": new_lot["source"],
-                    "points": new_lot["points"],
-                    "remaining": new_lot["points"] - e["debt_paid"],
-                    "earned_at": new_lot["earned_at"],
-                    "available_at": new_lot["available_at"],
-                    "expires_at": new_lot["expires_at"],
-                    "is_pending": pending,
-                },
+                key,
+                set={"is_pending": False},
+                add={"remaining": -portion["debt_paid"]},
             )
-        sign = 1 if kind == "RedemptionReversed" else -1
-        for portion in e.get("lots", ()):
-            key = (fact.member_key, portion["lot_id"])
-            if kind == "PointsActivated":
-                yield Upsert(
-                    LOTS.name,
-                    key,
-                    set={"is_pending": False},
-                    add={"remaining": -portion["debt_paid"]},
-                )
-            else:
-                yield Upsert(LOTS.name, key, add={"remaining": sign * portion["points"]})
+        else:
+            yield Upsert(LOTS.name, key, add={"remaining": sign * portion["points"]})
 
 
 def statement_points(kind: str, event: Mapping[str, Any]) -> int:
@@ -353,27 +324,48 @@ def statement_points(kind: str, event: Mapping[str, Any]) -> int:
     return 0
 
 
-class MemberStatement(Projection):
-    """One line per member event with the balance right after it: the audit trail."""
+class Members(Projection):
+    """Per member: the balance, lifetime counters, status and tier; every lot with what
+    remains of it (the expiry and activation schedule); and the statement, one line per event
+    with the balance right after it (the audit trail).
 
-    name = "member_statement"
-    tables = (STATEMENT,)
+    Member events record all of that themselves. Those recorded before version 2 did not
+    record the balance after them nor which points came from pending lots: for those only,
+    it reads its own balance and lot rows (hence one projection for the three tables)."""
+
+    name = "members"
+    tables = (BALANCES, LOTS, STATEMENT)
     topics = MEMBER_EVENTS
     needs_text = True
 
     def reads(self, fact: Fact) -> Iterable[RowKey]:
+        if fact.kind == "MemberEnrolled" or _recorded(fact):
+            return
         yield BALANCES.name, (fact.member_key,)
+        if fact.kind in TAKES_FROM_LOTS:
+            yield from _lot_keys(fact)
 
     def apply(self, fact: Fact, rows: Rows) -> Iterable[Change]:
-        e = fact.data
-        balance = rows.get(BALANCES.name, (fact.member_key,))
-        assert balance is not None, "member_balances runs before member_statement"
+        e, kind = fact.data, fact.kind
+        from_pending = _from_pending(fact, rows) if kind in TAKES_FROM_LOTS else 0
+        put, add = _balance_change(fact, from_pending)
+        if kind == "MemberEnrolled":
+            after = (0, 0)
+        elif _recorded(fact):
+            after = (e["available_after"], e["pending_after"])
+        else:
+            before = rows.get(BALANCES.name, (fact.member_key,))
+            assert before is not None, "a member's events follow its enrollment"
+            after = (
+                before["available"] + add.get("available", 0),
+                before["pending"] + add.get("pending", 0),
+            )
         occurred: datetime = (
             e.get("occurred_at") or e.get("as_of") or e.get("enrolled_at") or e["timestamp"]
         )
-        partner = e.get("partner_id") or e.get("enrolled_by")
-        transaction = e.get("transaction_id") or e.get("adjustment_id")
         return [
+            Upsert(BALANCES.name, (fact.member_key,), set=put, add=add),
+            *_lot_changes(fact),
             Insert(
                 STATEMENT.name,
                 {
@@ -381,15 +373,15 @@ class MemberStatement(Projection):
                     "member_key": fact.member_key,
                     "recorded_at": e["timestamp"],
                     "occurred_at": occurred,
-                    "type": fact.kind,
-                    "partner_id": partner,
-                    "transaction_id": transaction,
-                    "points": statement_points(fact.kind, e),
-                    "available_after": balance["available"],
-                    "pending_after": balance["pending"],
-                    "detail": fact.text if fact.text is not None else to_json(event_data(e)),
+                    "type": kind,
+                    "partner_id": e.get("partner_id") or e.get("enrolled_by"),
+                    "transaction_id": e.get("transaction_id") or e.get("adjustment_id"),
+                    "points": statement_points(kind, e),
+                    "available_after": after[0],
+                    "pending_after": after[1],
+                    "detail": fact.text if fact.text is not None else to_json(detail_of(e)),
                 },
-            )
+            ),
         ]
 
 
@@ -536,8 +528,8 @@ def postings_for(kind: str, event: Mapping[str, Any], member: str) -> list[tuple
 class Postings(Projection):
     """Double-entry postings of every points movement (member, partner and operator accounts).
 
-    It keeps each member's id itself (`member_accounts`, from the enrollment) rather than
-    reading member_balances, so that it shares no table with the member projections."""
+    It keeps each member's id itself (`member_accounts`, from the enrollment): like every
+    projection, it reads only its own tables."""
 
     name = "postings"
     tables = (POSTINGS, ACCOUNTS)
@@ -632,11 +624,8 @@ class HashChain(Projection):
         ]
 
 
-# In this order: later projections may read what earlier ones wrote for the same event.
 ALL: tuple[Projection, ...] = (
-    MemberBalances(),
-    MemberLots(),
-    MemberStatement(),
+    Members(),
     MemberTiers(),
     PartnerPositions(),
     Postings(),
@@ -644,10 +633,10 @@ ALL: tuple[Projection, ...] = (
 )
 TABLES = tuple(t for p in ALL for t in p.tables)
 
-# Projections partitioned into groups that neither share a table nor read each other's, so
-# each group can be applied by its own process (one core each) with its own tracking rows.
-# Within a group, `apply` may read what an earlier projection of the group wrote.
+# Projections partitioned into groups, so that each group can be applied by its own process
+# (one core each) with its own tracking rows. No projection reads another's tables, so any
+# partition works: these two take about the same time to catch up.
 GROUPS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("members", frozenset({"member_balances", "member_lots", "member_statement"})),
+    ("members", frozenset({"members"})),
     ("finance", frozenset({"member_tiers", "partner_positions", "postings", "event_hashes"})),
 )

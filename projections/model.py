@@ -1,10 +1,10 @@
 """The vocabulary projections are written in: facts in, row changes out.
 
 A projection is a name, the tables it owns, the event types it handles and a pure function
-`apply(fact, rows) -> changes`. `rows` is read-only access to the projection tables as they
-stand just before this fact (earlier projections' changes for the same fact included), so the
-function needs no I/O and gives the same changes for the same inputs. Only the runner knows
-about connections, transactions and tracking.
+`apply(fact, rows) -> changes`. `rows` is read-only access to its own tables as they stand
+just before this fact, so the function needs no I/O and gives the same changes for the same
+inputs; it reads no other projection's tables, so projections may run in any order. Only the
+runner knows about connections, transactions and tracking.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class Fact(NamedTuple):
     kind: str
     member_key: str
     data: Mapping[str, Any]
-    # `to_json(event_data(data))` when the runner made it from the stored state (cheaper),
+    # `to_json(detail_of(data))` when the runner made it from the stored state (cheaper),
     # for projections with `needs_text`; None otherwise.
     text: str | None = None
 
@@ -206,3 +206,17 @@ def event_data(state: Mapping[str, Any]) -> dict[str, Any]:
     for name in ENVELOPE:
         data.pop(name, None)
     return data
+
+
+# What member events record for read models since version 2 (None in older ones): the
+# balance right after the event, which a statement line shows in its own columns, and the
+# points taken from pending lots.
+READ_MODEL_FACTS = frozenset({"available_after", "pending_after", "from_pending"})
+NOT_IN_DETAIL = ENVELOPE | READ_MODEL_FACTS
+
+
+def detail_of(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A statement line's `detail`: the event's particulars, as API.md documents them. The
+    read models' facts are left out, so a line reads the same whichever version of the event
+    recorded it."""
+    return {name: value for name, value in state.items() if name not in NOT_IN_DETAIL}

@@ -74,9 +74,7 @@ def test_verify(reader: Reader) -> None:
     assert body["ok"] and body["chain_ok"]
     assert body["checked_events"] == reader.head
     assert {p["name"] for p in body["projections"] if p["ok"]} == {
-        "member_balances",
-        "member_lots",
-        "member_statement",
+        "members",
         "member_tiers",
         "partner_positions",
         "postings",

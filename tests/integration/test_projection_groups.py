@@ -83,8 +83,8 @@ def test_a_group_whose_names_disagree_is_refused(
     build_coalition(ledger, clock)
     runner = ProjectionRunner(ledger, target)
     runner.catch_up(until=5)
-    target.commit_batch({}, {}, ["member_balances"], 5, 6)  # tracking the runner never writes
-    with pytest.raises(RuntimeError, match="members split over positions"):
+    target.commit_batch({}, {}, ["postings"], 5, 6)  # tracking the runner never writes
+    with pytest.raises(RuntimeError, match="finance split over positions"):
         runner.catch_up()
 
 

@@ -1,5 +1,5 @@
 """The projections' decoder: the statement text it makes from the stored state is exactly
-`to_json(event_data(decoded))`, or it makes none."""
+`to_json(detail_of(decoded))`, or it makes none."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import JSONTranscoder, Mapper
 
 from projections.decoding import StateDecoder
-from projections.model import event_data, to_json
+from projections.model import detail_of, to_json
 from tests.unit.test_transcoder import ACCRUAL_STATE, STATES, _registered
 
 TOPIC = "tests.unit.test_projection_decoding:StoredState"
@@ -59,13 +59,13 @@ def test_the_text_is_the_decoded_events_json_or_none(
     decoded = decoder.decode(TOPIC, stored)
     assert repr(data) == repr(decoded)
     if text is not None:
-        assert text == to_json(event_data(decoded))
+        assert text == to_json(detail_of(decoded))
 
 
 @pytest.mark.parametrize("state", [ACCRUAL_STATE, ENVELOPED, SECONDS_OFFSET, {}])
 def test_times_and_amounts_give_a_text(decoder: StateDecoder, state: dict[str, Any]) -> None:
     text = decoder.decode_with_text(TOPIC, _stored(decoder, state))[1]
-    assert text == to_json(event_data(decoder.decode(TOPIC, _stored(decoder, state))))
+    assert text == to_json(detail_of(decoder.decode(TOPIC, _stored(decoder, state))))
     assert '"timestamp"' not in text
 
 
@@ -75,6 +75,22 @@ def test_other_transcodings_and_upcasts_give_none(decoder: StateDecoder) -> None
     data, text = decoder.decode_with_text(UPCAST_TOPIC, _stored(decoder, ACCRUAL_STATE))
     assert text is None
     assert data["added"] == "by the upcast"
+
+
+def test_a_state_stored_at_its_class_version_gives_a_text_without_the_read_model_facts(
+    decoder: StateDecoder,
+) -> None:
+    state = {
+        **ACCRUAL_STATE,
+        "available_after": 5,
+        "pending_after": 0,
+        "from_pending": 0,
+        "class_version": 2,
+    }
+    data, text = decoder.decode_with_text(UPCAST_TOPIC, _stored(decoder, state))
+    assert "added" not in data and "class_version" not in data  # no upcast
+    assert (data["available_after"], data["pending_after"], data["from_pending"]) == (5, 0, 0)
+    assert text == to_json(detail_of(decoder.decode(TOPIC, _stored(decoder, ACCRUAL_STATE))))
 
 
 ODD_MARKERS: list[Any] = [
