@@ -159,16 +159,16 @@ def _write_new_events(ledger: Ledger, clock: ManualClock) -> None:
     clock.set(now)
 
     def accrue(partner: str, tx: str, member: str, amount: str) -> None:
-        ledger.accrue(Accrue(partner, tx, member, D(amount), "EUR", occurred_at=now))
+        ledger.execute(Accrue(partner, tx, member, D(amount), "EUR", occurred_at=now))
 
     accrue("air", "n1", "m5", "20.00")  # pays m5's 10 of debt
     accrue("slow", "n2", "m4", "80.00")  # pending until after its lot expires
     accrue("shop", "n3", "m1", "40.00")
-    ledger.redeem(Redeem("air", "n4", "m1", 300, occurred_at=now))
-    ledger.reverse_accrual(
+    ledger.execute(Redeem("air", "n4", "m1", 300, occurred_at=now))
+    ledger.execute(
         ReverseAccrual("shop", "n5", "t10", occurred_at=now, refund_amount=D("20.00"))
     )  # from m2's pending lot
-    ledger.adjust(Adjust("n6", "m2", -40, "correction", allow_debt=True))
+    ledger.execute(Adjust("n6", "m2", -40, "correction", allow_debt=True))
     ledger.change_member_status("m1", "close", "left")
     march = datetime(2027, 3, 1, tzinfo=UTC)
     clock.set(march)
