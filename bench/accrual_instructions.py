@@ -12,10 +12,10 @@ import tempfile
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from ledger.application import Ledger
 from ledger.commands import Accrue, Enroll
 from ledger.config import Settings
 from ledger.partner import PartnerTerms
-from projections.eventlog import open_ledger
 
 PARTNER = PartnerTerms("shop", "Shop", "EUR", Decimal("1"), Decimal("0.01"), Decimal("0.008"), 0)
 MEMBERS = 100
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("accruals", type=int)
     accruals = parser.parse_args().accruals
     with tempfile.TemporaryDirectory() as folder:
-        ledger = open_ledger(settings=Settings(database_url=f"sqlite:///{folder}/l.sqlite"))
+        ledger = Ledger(settings=Settings(database_url=f"sqlite:///{folder}/l.sqlite"))
         ledger.register_partner(PARTNER)
         ledger.execute_batch([Enroll(member_id=f"m{i}") for i in range(MEMBERS)])
         now = datetime.now(UTC)

@@ -24,7 +24,7 @@ from ledger.ids import member_id as member_uuid
 from projections import audit, reads
 from projections.decoding import StateDecoder
 from projections.definitions import ALL, TABLES, Members
-from projections.eventlog import EventLog, open_ledger
+from projections.eventlog import EventLog
 from projections.model import Fact, Table
 from projections.runner import ProjectionRunner
 from projections.store import Target, open_target, scratch_target
@@ -52,7 +52,7 @@ _TYPED = {"decimal": Decimal, "time": datetime.fromisoformat, "date": date.fromi
 def old_ledger(database_url: str) -> Iterator[tuple[Ledger, ManualClock, Target]]:
     """A new database holding the fixture's stored events, as they were stored."""
     clock = ManualClock(LAST_OLD + timedelta(days=1))
-    ledger = open_ledger(settings=Settings(database_url=database_url), clock=clock)
+    ledger = Ledger(settings=Settings(database_url=database_url), clock=clock)
     migrate(ledger.settings)
     target = open_target(ledger.settings)
     positions = ledger.recorder.insert_events(
