@@ -13,17 +13,31 @@ as one simple-protocol query, then the INSERT. The guarantees are the library's:
 transaction, the table lock that makes log order commit order, the NOTIFY, one INSERT for the
 whole batch, the notification ids it returns in insertion order, and a clash (a duplicate
 version or transaction key) raised by the INSERT itself as an IntegrityError.
+
+`holding_lock()` takes that table lock before the events are even worked out, for the write
+pipeline under contention (`ledger/infrastructure/pipeline.py`): while it is held no other
+writer can save, so what is read then is still current when the INSERT comes, in the same
+transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg import Connection
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -41,6 +55,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
             id_type=Identifier(self.datastore.originator_id_type),
         )
         self._before_insert: bytes | None = None
+        self._held = threading.local()
 
     def _before_insert_query(self, conn: Connection[DictRow]) -> bytes:
         """The lock timeout, the table lock and the NOTIFY, as one query."""
@@ -52,12 +67,39 @@ class LedgerRecorder(PostgresApplicationRecorder):
             self._before_insert = Composed(statements).join("; ").as_bytes(conn)
         return self._before_insert
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @contextmanager
+    def holding_lock(self) -> Iterator[float]:
+        """Hold the table lock in a transaction of this thread's until the block ends; the
+        thread's `insert_events` in it joins that transaction, committed as the block ends.
+        Yields the seconds the lock took to get (long when another writer held it)."""
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            started = time.perf_counter()
+            curs.execute(Composed(self.lock_table_statements).join("; ").as_bytes(conn))
+            self._held.conn = conn
+            try:
+                yield time.perf_counter() - started
+            finally:
+                self._held.conn = None
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not stored_events:
             return None  # the library writes nothing either, and returns no ids
+        held: Connection[DictRow] | None = getattr(self._held, "conn", None)
+        if held is None:
+            ids: list[int] = self._insert_alone(stored_events)
+            return ids
+        # In the held transaction: no retry, a broken connection ends the whole block.
+        try:
+            with held.cursor() as curs:
+                curs.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
+                return self._insert(curs, stored_events)
+        except psycopg.IntegrityError as error:
+            raise IntegrityError(str(error)) from error
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_alone(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),
@@ -66,14 +108,17 @@ class LedgerRecorder(PostgresApplicationRecorder):
             # Without parameters psycopg uses the simple protocol, which takes several
             # statements in one query.
             curs.execute(self._before_insert_query(conn))
-            curs.execute(
-                self.insert_columns_statement,
-                (
-                    [e.originator_id for e in stored_events],
-                    [e.originator_version for e in stored_events],
-                    [e.topic for e in stored_events],
-                    [e.state for e in stored_events],
-                ),
-                prepare=True,
-            )
-            return [int(row["notification_id"]) for row in curs.fetchall()]
+            return self._insert(curs, stored_events)
+
+    def _insert(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> list[int]:
+        curs.execute(
+            self.insert_columns_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+        )
+        return [int(row["notification_id"]) for row in curs.fetchall()]
