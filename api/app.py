@@ -20,7 +20,6 @@ from api.schemas import ProblemSchema
 from ledger.application import Ledger
 from ledger.clock import Clock
 from ledger.config import Settings
-from ledger.infrastructure.group_execution import GroupExecutor
 
 INTRODUCTION = """Event-sourced points ledger for coalition loyalty schemes.
 
@@ -87,15 +86,6 @@ def create_app(
         settings, lambda: Ledger(settings=settings, clock=clock)
     )
     app.extensions["api_keys"] = KeyCache(app.extensions["ledger"])
-    # Concurrent partner writes in this process run as one batch
-    # (ledger/infrastructure/group_execution.py).
-    app.extensions["group_executor"] = (
-        GroupExecutor(
-            lambda commands: app.extensions["ledger"].execute_batch(commands, log_commands=False)
-        )
-        if settings.group_commit
-        else None
-    )
 
     @app.before_request
     def _request_id() -> None:

@@ -30,7 +30,6 @@ from ledger.commands import (
 )
 from ledger.errors import LedgerError
 from ledger.infrastructure.command_log import log_command
-from ledger.infrastructure.group_execution import GroupExecutor
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 Result = tuple[int, dict[str, Any]]
@@ -137,8 +136,7 @@ def execute_write(name: str, data: dict[str, Any], **path: str) -> Response:
     choose_partner = enrolling_partner if name == "enroll" else acting_partner
     partner_id = choose_partner(data.pop("partner_id", None))
     command = operation.command(partner_id=partner_id, **data, **path)
-    executor: GroupExecutor | None = current_app.extensions["group_executor"]
-    outcome = executor.execute(command) if executor else current_ledger().execute(command)
+    outcome = current_ledger().execute(command)
     if name == "enroll":
         location = url_for("queries.member", member_id=outcome.body["member_id"])
     else:

@@ -17,9 +17,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoder
+from eventsourcing.persistence import JSONTranscoder, Recording, Transcoder
 from eventsourcing.utils import get_topic
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from ledger import ids
 from ledger.access import ROLES, ApiKey, key_id_for, new_token, token_hash
@@ -51,10 +50,10 @@ from ledger.infrastructure.aggregate_cache import AggregateCache
 from ledger.infrastructure.collector import collector_paused
 from ledger.infrastructure.command_log import log_command
 from ledger.infrastructure.events import create
-from ledger.infrastructure.group_commit import GroupCommitter
+from ledger.infrastructure.pipeline import WritePipeline
 from ledger.infrastructure.store_reads import StoreReads, store_reads_for
 from ledger.infrastructure.transcoder import DateAsISO, OrjsonTranscoder
-from ledger.infrastructure.unit_of_work import OperationMark, UnitOfWork
+from ledger.infrastructure.unit_of_work import OperationMark, Positions, UnitOfWork
 from ledger.member import (
     AccrualReversed,
     Member,
@@ -72,7 +71,6 @@ from ledger.transaction_key import TransactionKey, fingerprint
 
 log = logging.getLogger("ledger.commands")
 
-SAVE_ATTEMPTS = 60
 BATCH_CHUNK = 1000
 MEMBER_STATUS_COMMANDS: dict[str, type[SuspendMember | ReactivateMember]] = {
     "suspend": SuspendMember,
@@ -156,13 +154,26 @@ class Ledger(Application[UUID]):
             if self.settings.aggregate_cache_size > 0
             else None
         )
-        self.committer = GroupCommitter(self.save) if self.settings.group_commit else None
         # Every command reads the rules; building them (and their tier ladder) is not free.
         self._default_rules = ProgramRules(currency=self.settings.currency)
         # Called with the domain events of every successful save (metrics hook in from api/).
         self.save_observers: list[Callable[[Sequence[Any]], None]] = []
         super().__init__(env={**self.settings.persistence_env(), **(env or {})})
         self.store_reads: StoreReads = store_reads_for(self.recorder)
+        # Every write of this process goes through it (ledger/infrastructure/pipeline.py).
+        self.pipeline: WritePipeline[Handled, Outcome] = WritePipeline(
+            unit_of_work=self.unit_of_work,
+            handle=self.handle,
+            aggregates_needed=self.aggregates_needed,
+            answer=self._outcome,
+            versions=self.store_reads.versions_of,
+            now=lambda: self.clock.now(),
+            lock=getattr(self.recorder, "holding_lock", None),
+        )
+
+    def close(self) -> None:
+        self.pipeline.close()
+        super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         if all(isinstance(obj, DomainEvent) for obj in objs):
@@ -207,7 +218,7 @@ class Ledger(Application[UUID]):
 
     def execute(self, command: Command) -> Outcome:
         """Run one command; its outcome, or its LedgerError raised."""
-        result = self._execute_alone(command)
+        [result] = self.pipeline.execute([command])
         log_command(command, result)
         if isinstance(result, LedgerError):
             raise result
@@ -216,67 +227,19 @@ class Ledger(Application[UUID]):
     def execute_batch(
         self, commands: Sequence[Command], log_commands: bool = True
     ) -> list[Outcome | LedgerError]:
-        """Apply commands in order, each atomic on its own, many per transaction.
+        """Apply commands in order, each atomic on its own, many per transaction (the
+        pipeline's groups, shared with whatever else this process writes meanwhile).
 
-        If a chunk's transaction loses to a concurrent writer, that chunk is redone one
-        command at a time (each with its own retries), so only conflicting work is repeated.
         Without `log_commands` the caller writes each command's log line (`log_command`).
         """
-        results: list[Outcome | LedgerError] = []
-        # Paused for the whole batch, not per chunk: at a chunk's end its queued events and
-        # marks are still alive, and the collection that follows the pause walked them all
-        # (about 7 µs per command); at the batch's end only the results are left to walk.
+        # Paused for the whole batch, not per group: at the end its results are all that
+        # is left for the collector to walk.
         with collector_paused():
-            for start in range(0, len(commands), BATCH_CHUNK):
-                chunk = commands[start : start + BATCH_CHUNK]
-                try:
-                    chunk_results = self._execute_chunk(chunk)
-                except IntegrityError:
-                    chunk_results = [self._execute_alone(command) for command in chunk]
-                if log_commands:
-                    for command, result in zip(chunk, chunk_results, strict=True):
-                        log_command(command, result)
-                results.extend(chunk_results)
+            results = self.pipeline.execute(commands)
+            if log_commands:
+                for command, result in zip(commands, results, strict=True):
+                    log_command(command, result)
         return results
-
-    def _retrying(self) -> Retrying:
-        # A concurrent save to the same aggregate loses on its primary key; reload and retry.
-        return Retrying(
-            retry=retry_if_exception_type(IntegrityError),
-            stop=stop_after_attempt(SAVE_ATTEMPTS),
-            wait=wait_random_exponential(multiplier=0.005, max=0.2),
-            reraise=True,
-        )
-
-    def _execute_alone(self, command: Command) -> Outcome | LedgerError:
-        try:
-            for attempt in self._retrying():
-                with attempt, self.unit_of_work() as uow:
-                    uow.prefetch(self.aggregates_needed([command]))
-                    with uow.operation() as mark:
-                        handled = self.handle(uow, self.clock.now(), command)
-                    positions = uow.commit(self.committer)
-                    return self._outcome(handled, mark, positions)
-        except LedgerError as error:
-            return error
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _execute_chunk(self, commands: Sequence[Command]) -> list[Outcome | LedgerError]:
-        staged: list[tuple[Handled, OperationMark] | LedgerError] = []
-        with collector_paused(), self.unit_of_work() as uow:
-            uow.prefetch(self.aggregates_needed(commands))
-            for command in commands:
-                try:
-                    with uow.operation() as mark:
-                        handled = self.handle(uow, self.clock.now(), command)
-                    staged.append((handled, mark))
-                except LedgerError as error:
-                    staged.append(error)
-            positions = uow.commit()
-        return [
-            item if isinstance(item, LedgerError) else self._outcome(item[0], item[1], positions)
-            for item in staged
-        ]
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self, self.cache, self.store_reads)
@@ -323,9 +286,7 @@ class Ledger(Application[UUID]):
                 yield ids.transaction_key_id(*key)
             yield from command.aggregates()
 
-    def _outcome(
-        self, handled: Handled, mark: OperationMark, positions: dict[tuple[UUID, int], int]
-    ) -> Outcome:
+    def _outcome(self, handled: Handled, mark: OperationMark, positions: Positions) -> Outcome:
         # A replay's position is that of the original operation's last event: its key's.
         anchor = handled.replay_of or mark.anchor
         return Outcome(
@@ -334,9 +295,7 @@ class Ledger(Application[UUID]):
             position=self._position(anchor, positions),
         )
 
-    def _position(
-        self, anchor: tuple[UUID, int] | None, positions: dict[tuple[UUID, int], int]
-    ) -> int | None:
+    def _position(self, anchor: tuple[UUID, int] | None, positions: Positions) -> int | None:
         if anchor is None:
             return None
         position = positions.get(anchor)

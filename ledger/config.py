@@ -32,10 +32,6 @@ class Settings:
     db_connect_timeout: int = 2
     log_level: str = "INFO"
     aggregate_cache_size: int = 10_000
-    # Concurrent single commands in one process share a transaction
-    # (ledger/infrastructure/group_commit.py) and, for partner writes over HTTP, one batch
-    # (ledger/infrastructure/group_execution.py).
-    group_commit: bool = True
     http_threads: int = 16
     # False when `loyalty-ledger migrate` owns the schema and the service runs as ledger_app.
     create_tables: bool = True
@@ -58,7 +54,6 @@ class Settings:
             db_connect_timeout=int(env.get("LEDGER_DB_CONNECT_TIMEOUT", "2")),
             log_level=env.get("LEDGER_LOG_LEVEL", "INFO"),
             aggregate_cache_size=int(env.get("LEDGER_AGGREGATE_CACHE_SIZE", "10000")),
-            group_commit=_flag(env.get("LEDGER_GROUP_COMMIT", "true")),
             http_threads=int(env.get("LEDGER_HTTP_THREADS", "16")),
             create_tables=_flag(env.get("LEDGER_CREATE_TABLES", "true")),
         )

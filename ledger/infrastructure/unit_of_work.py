@@ -4,7 +4,9 @@ Aggregates loaded in a unit of work stay in memory between operations. Each oper
 `operation()`: if it raises, every aggregate it changed is put back as it was (rebuilt from
 the store plus the events queued by earlier operations), so a rejected command leaves nothing
 behind, not even due events; if it succeeds, its new events are queued in order. `commit()`
-writes the whole queue in one `Application.save`, i.e. one transaction.
+writes the whole queue in one `Application.save`, i.e. one transaction. If that save loses
+to another writer, `rebuild()` gives the pipeline fresh copies of the aggregates concerned
+(`ledger/infrastructure/pipeline.py`) so it can run again only the commands that need it.
 
 Command methods change state only by triggering events, so an aggregate whose version did
 not move during a failed operation is untouched and needs no rebuilding.
@@ -19,13 +21,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Recording, StoredEvent
 
 from ledger.infrastructure.aggregate_cache import AggregateCache
-from ledger.infrastructure.group_commit import GroupCommitter, log_positions
 from ledger.transaction_key import TransactionKey
 
 A = TypeVar("A", bound=Aggregate)
+Positions = dict[tuple[UUID, int], int]
 _NOT_LOADED: Any = object()
 
 
@@ -37,10 +39,12 @@ class BulkEventReader(Protocol):
 
 @dataclass
 class OperationMark:
-    """The events an operation queued and which event's log position answers for it."""
+    """The events an operation queued, which event's log position answers for it, and the
+    aggregates it read or wrote (whether it succeeded or not)."""
 
     events: list[Any] = field(default_factory=list)
     anchor: tuple[UUID, int] | None = None
+    touched: list[UUID] = field(default_factory=list)
 
 
 class UnitOfWork:
@@ -153,6 +157,7 @@ class UnitOfWork:
         self._op_versions, self._touched = {}, []
 
     def _end_operation(self, mark: OperationMark, failed: bool) -> None:
+        mark.touched = self._touched
         try:
             if failed:
                 assert self._op_versions is not None
@@ -199,26 +204,49 @@ class UnitOfWork:
         if borrowed is not None and self._cache is not None:
             self._cache.give_back(aggregate_id, None)
 
+    def rebuild(self, aggregate_ids: Iterable[UUID], kept: list[Any]) -> None:
+        """Queue only `kept` (events of earlier operations, in order) and make each of
+        `aggregate_ids` what the store holds now plus its kept events.
+
+        The copies in memory carry events that will not be saved, so they are dropped (and
+        evicted from the cache); the store's events are read in one query where possible.
+        """
+        wanted = list(dict.fromkeys(aggregate_ids))
+        for aggregate_id in wanted:
+            self._evict(aggregate_id)
+            self._aggregates.pop(aggregate_id, None)
+        stored: dict[UUID, list[Any]] = {aggregate_id: [] for aggregate_id in wanted}
+        if self._bulk is not None:
+            for event in self._bulk.select_after(dict.fromkeys(wanted, 0)):
+                domain_event = self._app.mapper.to_domain_event(event)
+                stored[domain_event.originator_id].append(domain_event)
+        else:
+            for aggregate_id in wanted:
+                stored[aggregate_id] = list(self._app.events.get(aggregate_id))
+        for event in kept:
+            queued = stored.get(event.originator_id)
+            if queued is not None:
+                queued.append(event)
+        for aggregate_id, domain_events in stored.items():
+            aggregate = _project(None, domain_events)
+            self._aggregates[aggregate_id] = aggregate
+            if aggregate is not None and self._cache is not None and self._cache.adopt(aggregate):
+                self._borrowed[aggregate_id] = aggregate
+        self.events = list(kept)
+
     # ------------------------------------------------------------------- saving
 
-    def commit(self, committer: GroupCommitter | None = None) -> dict[tuple[UUID, int], int]:
+    def commit(self) -> Positions:
         """Save every queued event in one transaction; return their log positions.
 
-        With a group committer the transaction may also carry other commands' events.
+        The unit of work stays open, so that after a save lost to another writer (an
+        IntegrityError) what conflicted can run again (`rebuild`) and be committed; leaving
+        the `with` block closes it, as failed if by an error.
         """
         if not self.events:
-            self.close()
             return {}
-        try:
-            if committer is not None:
-                positions = committer.submit(self.events)
-            else:
-                positions = log_positions(self._app.save(*self.events))
-        except BaseException:
-            self.close(failed=True)
-            raise
+        positions = log_positions(self._app.save(*self.events))
         self.events = []
-        self.close()
         return positions
 
     def close(self, failed: bool = False) -> None:
@@ -256,6 +284,14 @@ class _Operation:
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self._uow._end_operation(self._mark, failed=exc_type is not None)
+
+
+def log_positions(recordings: list[Recording[UUID]]) -> Positions:
+    """The log position of each saved event, by (aggregate id, version)."""
+    return {
+        (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+        for r in recordings
+    }
 
 
 def _project(aggregate: Aggregate | None, domain_events: list[Any]) -> Aggregate | None:
