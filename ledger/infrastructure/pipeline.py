@@ -18,10 +18,11 @@ A save that loses to another process (an IntegrityError on the events' primary k
 redo the group: the store is asked for the current version of every aggregate the group
 writes (one query), and only the commands that read or wrote an aggregate that moved, or one
 of theirs, run again, in their original order, on fresh copies (the rest keep their events).
-Under such contention (PostgreSQL) the pipeline then holds the store's table lock from before
-it reads until it commits, for as long as other writers keep it waiting: commits are
-serialised by that lock anyway, and what is worked out under it cannot conflict, so two
-processes writing the same aggregates take turns instead of working everything out twice.
+On PostgreSQL that re-run holds the store's table lock from before it reads until it
+commits, and under heavy contention the next groups do too, for as long as it lasts: commits
+are serialised by that lock anyway, and what is worked out under it cannot conflict, so two
+processes writing the same aggregates in bulk take turns instead of working everything out
+twice.
 The figures are in docs/PERFORMANCE.md (Concurrent writers).
 """
 
@@ -54,10 +55,14 @@ MAX_GROUP = 1000
 # group cannot conflict again, so only writers that do not take it (a SQLite file shared by
 # processes) come near this.
 MAX_RERUNS = 20
-# After a conflict, or a wait for the table lock longer than LOCK_WAITED, groups take the
-# lock before reading, until this long has passed without either.
+# A re-run always holds the table lock (PostgreSQL), so it cannot lose again. The groups
+# after it take the lock before reading too, for CONTENDED_SECONDS, once a conflict made at
+# least CONTENDED_RERUNS commands run again (another process writes the same aggregates in
+# bulk) or the lock took longer than LOCK_WAITED to get (another process works out a group
+# under it); a conflict of a few single requests is cheaper to re-run than to lock for.
 CONTENDED_SECONDS = 1.0
-LOCK_WAITED = 0.002
+CONTENDED_RERUNS = 100
+LOCK_WAITED = 0.02
 # Failures of the database or its driver: not a command's fault, so every caller hears them.
 STORE_ERRORS: tuple[type[Exception], ...] = (PersistenceError, psycopg.Error, sqlite3.Error)
 
@@ -268,17 +273,20 @@ class WritePipeline(Generic[H, R]):
             attempt = 0
             conflict: IntegrityError | None = None
             while True:
-                contended = self._lock is not None and time.monotonic() < self._contended_until
+                locked = self._lock is not None and (
+                    attempt > 0 or time.monotonic() < self._contended_until
+                )
                 try:
-                    with self._lock() if contended and self._lock else nullcontext(0.0) as waited:
+                    with self._lock() if locked and self._lock else nullcontext(0.0) as waited:
+                        reran = 0
                         if attempt == 0:
                             uow.prefetch(self._aggregates_needed([s.command for s in staged]))
                             for item in staged:
                                 self._run(uow, item)
                         else:
-                            self._run_changed(uow, staged, conflict)
+                            reran = self._run_changed(uow, staged, conflict)
                         positions = uow.commit()
-                    if waited > LOCK_WAITED:
+                    if waited > LOCK_WAITED or reran >= CONTENDED_RERUNS:
                         self._contended_until = time.monotonic() + CONTENDED_SECONDS
                     return positions
                 except IntegrityError as error:
@@ -287,7 +295,6 @@ class WritePipeline(Generic[H, R]):
                     if attempt > MAX_RERUNS:
                         raise
                     conflict = error
-                    self._contended_until = time.monotonic() + CONTENDED_SECONDS
 
     def _run(self, uow: UnitOfWork, item: _Staged) -> None:
         if item.mark is not _NOT_RUN:
@@ -308,10 +315,10 @@ class WritePipeline(Generic[H, R]):
 
     def _run_changed(
         self, uow: UnitOfWork, staged: list[_Staged], conflict: IntegrityError | None
-    ) -> None:
+    ) -> int:
         """Run again, in order and on fresh copies, the commands that read or wrote an
         aggregate another writer changed since it was read, or one that such a command
-        wrote; the other commands keep their events."""
+        wrote; the other commands keep their events. Returns how many ran again."""
         first_versions: dict[UUID, int] = {}
         for domain_event in uow.events:
             first_versions.setdefault(domain_event.originator_id, domain_event.originator_version)
@@ -339,11 +346,11 @@ class WritePipeline(Generic[H, R]):
         # In the log as in the group: each command's events in the commands' order (each
         # aggregate's own events keep their order, as no two commands that share one swapped).
         uow.events = [e for item in staged for e in item.mark.events]
+        reran = sum(item.affected for item in staged)
         log.info(
-            "%d of %d commands ran again after a conflict with another writer",
-            sum(item.affected for item in staged),
-            len(staged),
+            "%d of %d commands ran again after a conflict with another writer", reran, len(staged)
         )
+        return reran
 
     @staticmethod
     def _mark_affected(staged: list[_Staged], changed: set[UUID]) -> set[UUID]:
