@@ -201,12 +201,13 @@ class WritePipeline(Generic[H, R]):
             group = self._take(block=True)
             if not group:
                 return
-            # Paused across consecutive groups, not per group: at a group's end its events
-            # and results are still alive, and a collection then would walk them all.
-            with collector_paused():
-                while group:
+            while group:
+                # Paused per group, as a batch's caller pauses it for the whole batch: held
+                # across groups under steady load it never ran, and then ran long, with every
+                # request thread stopped (reads beside writes waited up to half a second).
+                with collector_paused():
                     self._process(group)
-                    group = self._take(block=False)
+                group = self._take(block=False)
 
     def _take(self, block: bool) -> list[_Piece]:
         """Up to `max_group` commands, oldest submission first (empty: stop serving)."""
