@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import JSONTranscoder, Recording, Transcoder
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import JSONTranscoder, Transcoder
 from eventsourcing.utils import get_topic
 
 from ledger import ids
@@ -51,6 +50,7 @@ from ledger.infrastructure.collector import collector_paused
 from ledger.infrastructure.command_log import log_command
 from ledger.infrastructure.events import create
 from ledger.infrastructure.pipeline import WritePipeline
+from ledger.infrastructure.saving import EventSavingApplication
 from ledger.infrastructure.store_reads import StoreReads, store_reads_for
 from ledger.infrastructure.transcoder import DateAsISO, OrjsonTranscoder
 from ledger.infrastructure.unit_of_work import OperationMark, Positions, UnitOfWork
@@ -138,7 +138,7 @@ def _operation_id(partner_id: str, transaction_id: str) -> str:
     return str(ids.transaction_key_id(partner_id, transaction_id))
 
 
-class Ledger(Application[UUID]):
+class Ledger(EventSavingApplication):
     name = "Ledger"
 
     def __init__(
@@ -175,40 +175,10 @@ class Ledger(Application[UUID]):
         self.pipeline.close()
         super().close()
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        if all(isinstance(obj, DomainEvent) for obj in objs):
-            recordings = self._save_events(objs, kwargs)
-        else:
-            recordings = super().save(*objs, **kwargs)
-        saved = [recording.domain_event for recording in recordings]
-        for observer in self.save_observers:
-            try:
-                observer(saved)
-            except Exception:
-                log.exception("save observer failed")
-        return recordings
-
     def construct_transcoder(self) -> Transcoder:
         transcoder = OrjsonTranscoder()
         self.register_transcodings(transcoder)
         return transcoder
-
-    def _save_events(
-        self, domain_events: Sequence[Any], kwargs: dict[str, Any]
-    ) -> list[Recording[UUID]]:
-        """`Application.save` (eventsourcing 9.5) for events only, which is all we save.
-
-        The library's collect_events tests each object against a runtime Protocol, which on
-        Python 3.11 costs about 10 µs per event; these are known to be events.
-        """
-        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
-        processing_event.events.extend(domain_events)
-        processing_event.saved_kwargs.update(kwargs)
-        recordings = self._record(processing_event)
-        self._take_snapshots(processing_event)
-        self._notify(recordings)
-        self.notify(processing_event.events)  # deprecated hook; kept as the library calls it
-        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

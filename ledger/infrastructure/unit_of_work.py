@@ -16,25 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Recording, StoredEvent
+from eventsourcing.persistence import Recording
 
 from ledger.infrastructure.aggregate_cache import AggregateCache
+from ledger.infrastructure.store_reads import StoreReads
 from ledger.transaction_key import TransactionKey
 
 A = TypeVar("A", bound=Aggregate)
 Positions = dict[tuple[UUID, int], int]
 _NOT_LOADED: Any = object()
-
-
-class BulkEventReader(Protocol):
-    """Reads the events of many aggregates in one query (the store's concern)."""
-
-    def select_after(self, versions: dict[UUID, int]) -> list[StoredEvent]: ...
 
 
 @dataclass
@@ -52,7 +47,7 @@ class UnitOfWork:
         self,
         app: Application[UUID],
         cache: AggregateCache | None = None,
-        bulk: BulkEventReader | None = None,
+        bulk: StoreReads | None = None,
     ) -> None:
         self._app = app
         self._cache = cache
