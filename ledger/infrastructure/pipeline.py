@@ -60,8 +60,11 @@ MAX_RERUNS = 20
 # least CONTENDED_RERUNS commands run again (another process writes the same aggregates in
 # bulk) or the lock took longer than LOCK_WAITED to get (another process works out a group
 # under it); a conflict of a few single requests is cheaper to re-run than to lock for.
+# A group of BULK_GROUP commands or more (a batch) takes the lock before reading from the
+# start: losing its first optimistic save to another process would cost it a whole re-run.
 CONTENDED_SECONDS = 1.0
 CONTENDED_RERUNS = 100
+BULK_GROUP = 100
 LOCK_WAITED = 0.02
 # Failures of the database or its driver: not a command's fault, so every caller hears them.
 STORE_ERRORS: tuple[type[Exception], ...] = (PersistenceError, psycopg.Error, sqlite3.Error)
@@ -275,7 +278,9 @@ class WritePipeline(Generic[H, R]):
             conflict: IntegrityError | None = None
             while True:
                 locked = self._lock is not None and (
-                    attempt > 0 or time.monotonic() < self._contended_until
+                    attempt > 0
+                    or len(staged) >= BULK_GROUP
+                    or time.monotonic() < self._contended_until
                 )
                 try:
                     with self._lock() if locked and self._lock else nullcontext(0.0) as waited:
