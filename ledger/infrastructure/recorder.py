@@ -54,18 +54,23 @@ class LedgerRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
-        self._before_insert: bytes | None = None
+        self._queries: dict[str, bytes] = {}
         self._held = threading.local()
 
-    def _before_insert_query(self, conn: Connection[DictRow]) -> bytes:
-        """The lock timeout, the table lock and the NOTIFY, as one query."""
-        if self._before_insert is None:
-            statements = [
-                *self.lock_table_statements,
-                SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
-            ]
-            self._before_insert = Composed(statements).join("; ").as_bytes(conn)
-        return self._before_insert
+    def _query(self, conn: Connection[DictRow], name: str) -> bytes:
+        """One of the statements without parameters this recorder sends, as one query,
+        composed once: "lock" (the lock timeout and the table lock), "notify", or
+        "before insert" (both)."""
+        query = self._queries.get(name)
+        if query is None:
+            notify = [SQL("NOTIFY {0}").format(Identifier(self.channel_name))]
+            statements: dict[str, list[Any]] = {
+                "lock": list(self.lock_table_statements),
+                "notify": notify,
+                "before insert": [*self.lock_table_statements, *notify],
+            }
+            query = self._queries[name] = Composed(statements[name]).join("; ").as_bytes(conn)
+        return query
 
     @contextmanager
     def holding_lock(self) -> Iterator[float]:
@@ -74,7 +79,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         Yields the seconds the lock took to get (long when another writer held it)."""
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             started = time.perf_counter()
-            curs.execute(Composed(self.lock_table_statements).join("; ").as_bytes(conn))
+            curs.execute(self._query(conn, "lock"))
             self._held.conn = conn
             try:
                 yield time.perf_counter() - started
@@ -93,7 +98,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         # In the held transaction: no retry, a broken connection ends the whole block.
         try:
             with held.cursor() as curs:
-                curs.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
+                curs.execute(self._query(held, "notify"))
                 return self._insert(curs, stored_events)
         except psycopg.IntegrityError as error:
             raise IntegrityError(str(error)) from error
@@ -107,7 +112,7 @@ class LedgerRecorder(PostgresApplicationRecorder):
         ):
             # Without parameters psycopg uses the simple protocol, which takes several
             # statements in one query.
-            curs.execute(self._before_insert_query(conn))
+            curs.execute(self._query(conn, "before insert"))
             return self._insert(curs, stored_events)
 
     def _insert(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> list[int]:
